@@ -1,0 +1,1 @@
+"""StopNCII-compatible hash exchange (the contract of threatexchange's StopNCIIAPI)."""

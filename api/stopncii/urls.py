@@ -1,0 +1,5 @@
+"""URLs of the StopNCII-compatible exchange."""
+
+app_name = "stopncii"
+
+urlpatterns: list = []

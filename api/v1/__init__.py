@@ -1,0 +1,1 @@
+"""Native platform API, version 1."""

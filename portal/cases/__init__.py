@@ -1,0 +1,1 @@
+"""Cases: anonymous submissions (case number + PIN) and the hashes they hold."""

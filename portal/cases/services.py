@@ -1,0 +1,203 @@
+"""Writes on cases and their hashes (HackSoft-style services).
+
+Every change to a hash takes a new feed position, so platforms learn about
+additions and removals in order.
+"""
+
+import re
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
+from django.db import transaction
+from django.utils import timezone
+
+from portal.cases.feed import feed_positions_allocate
+from portal.cases.models import Case, Organisation, SubmittedHash
+from portal.exceptions import ApplicationError
+
+# Crockford's base32 alphabet: no I, L, O or U, so numbers read aloud or
+# copied by hand don't get confused.
+_CASE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+CASE_NUMBER_GROUPS = 4  # 4 groups of 4 characters: 80 random bits
+PIN_DIGITS = 8
+
+# Lower-case hex of the right length for each algorithm, as on the wire.
+_HEX_PATTERNS = {
+    SubmittedHash.Algorithm.PDQ: re.compile(r"[0-9a-f]{64}"),
+    SubmittedHash.Algorithm.PHASH: re.compile(r"[0-9a-f]{16}"),
+    SubmittedHash.Algorithm.DHASH: re.compile(r"[0-9a-f]{16}"),
+    SubmittedHash.Algorithm.MD5: re.compile(r"[0-9a-f]{32}"),
+    SubmittedHash.Algorithm.SHA256: re.compile(r"[0-9a-f]{64}"),
+}
+MAX_ITEMS_PER_SUBMISSION = 100
+
+
+@dataclass(frozen=True)
+class SubmittedItem:
+    """The hashes of one file, as computed in the browser or in memory on the server."""
+
+    media_kind: str
+    hashes: dict[str, str]  # algorithm -> lower-case hex
+    pdq_quality: int | None = None
+
+
+@dataclass(frozen=True)
+class CaseCreated:
+    """A new case and its secrets, which are shown once and never stored in clear."""
+
+    case: Case
+    pin: str
+    recovery_code: str | None = field(default=None, repr=False)
+
+
+def case_number_generate() -> str:
+    """A random case number such as 'K3M9-ZQ2A-7HFX-0B4C' (80 bits)."""
+    chars = "".join(secrets.choice(_CASE_ALPHABET) for _ in range(4 * CASE_NUMBER_GROUPS))
+    return "-".join(chars[i : i + 4] for i in range(0, len(chars), 4))
+
+
+def pin_generate() -> str:
+    return "".join(secrets.choice("0123456789") for _ in range(PIN_DIGITS))
+
+
+def item_validate(*, item: SubmittedItem) -> None:
+    """Raise ApplicationError unless every hash of the item is well formed."""
+    if item.media_kind not in SubmittedHash.MediaKind.values:
+        raise ApplicationError(f"Unknown media kind {item.media_kind!r}.", code="bad_media_kind")
+    if not item.hashes:
+        raise ApplicationError("An item needs at least one hash.", code="no_hashes")
+    for algorithm, value in item.hashes.items():
+        pattern = _HEX_PATTERNS.get(algorithm)
+        if pattern is None:
+            raise ApplicationError(f"Unknown algorithm {algorithm!r}.", code="bad_algorithm")
+        if not isinstance(value, str) or not pattern.fullmatch(value):
+            raise ApplicationError(
+                f"{algorithm} hash must be lower-case hex of the right length.", code="bad_hash"
+            )
+    if item.pdq_quality is not None and not 0 <= item.pdq_quality <= 100:
+        raise ApplicationError("PDQ quality must be 0-100.", code="bad_quality")
+
+
+@transaction.atomic
+def case_create(
+    *,
+    items: list[SubmittedItem],
+    subject: str = Case.Subject.PICTURED,
+    organisation: Organisation | None = None,
+    with_recovery_code: bool = False,
+) -> CaseCreated:
+    """Create an anonymous case holding the hashes of `items`."""
+    if not 1 <= len(items) <= MAX_ITEMS_PER_SUBMISSION:
+        raise ApplicationError(
+            f"Submit between 1 and {MAX_ITEMS_PER_SUBMISSION} files at a time.", code="bad_count"
+        )
+    for item in items:
+        item_validate(item=item)
+    pin = pin_generate()
+    recovery_code = secrets.token_urlsafe(12) if with_recovery_code else None
+    case = Case.objects.create(
+        number=case_number_generate(),
+        pin_hash=make_password(pin),
+        recovery_code_hash=make_password(recovery_code) if recovery_code else "",
+        subject=subject,
+        organisation=organisation,
+        expires_at=timezone.now() + timedelta(days=settings.TAKEBACK_CASE_LIFETIME_DAYS),
+    )
+    hashes_add(case=case, items=items)
+    return CaseCreated(case=case, pin=pin, recovery_code=recovery_code)
+
+
+@transaction.atomic
+def hashes_add(*, case: Case, items: list[SubmittedItem]) -> list[SubmittedHash]:
+    """Add the hashes of more files to an active case; repeats are ignored."""
+    if case.status != Case.Status.ACTIVE:
+        raise ApplicationError("This case is closed; start a new one.", code="case_closed")
+    existing = set(case.hashes.values_list("algorithm", "value"))
+    rows: list[SubmittedHash] = []
+    for item in items:
+        item_validate(item=item)
+        item_id = uuid.uuid4()
+        for algorithm, value in item.hashes.items():
+            if (algorithm, value) in existing:
+                continue
+            existing.add((algorithm, value))
+            rows.append(
+                SubmittedHash(
+                    case=case,
+                    item_id=item_id,
+                    algorithm=algorithm,
+                    value=value,
+                    quality=item.pdq_quality if algorithm == SubmittedHash.Algorithm.PDQ else None,
+                    media_kind=item.media_kind,
+                )
+            )
+    if not rows:
+        return []
+    for row, seq in zip(rows, feed_positions_allocate(count=len(rows)), strict=True):
+        row.feed_seq = seq
+    return SubmittedHash.objects.bulk_create(rows)
+
+
+def _hashes_remove(*, hashes: list[SubmittedHash], status: str) -> int:
+    """Take active hashes out of the feed: each gets a new position as a removal."""
+    active = [h for h in hashes if h.status == SubmittedHash.Status.ACTIVE]
+    if not active:
+        return 0
+    now = timezone.now()
+    for row, seq in zip(active, feed_positions_allocate(count=len(active)), strict=True):
+        row.status = status
+        row.removed_at = now
+        row.feed_seq = seq
+    SubmittedHash.objects.bulk_update(active, ["status", "removed_at", "feed_seq", "updated_at"])
+    return len(active)
+
+
+@transaction.atomic
+def case_withdraw(*, case: Case) -> int:
+    """Withdraw the whole case; its hashes leave the feed as removals."""
+    case = Case.objects.select_for_update().get(pk=case.pk)
+    if case.status == Case.Status.WITHDRAWN:
+        return 0
+    case.status = Case.Status.WITHDRAWN
+    case.withdrawn_at = timezone.now()
+    case.save(update_fields=["status", "withdrawn_at"])
+    return _hashes_remove(
+        hashes=list(case.hashes.order_by("pk")), status=SubmittedHash.Status.WITHDRAWN
+    )
+
+
+@transaction.atomic
+def item_withdraw(*, case: Case, item_id: uuid.UUID) -> int:
+    """Withdraw the hashes of one file of a case."""
+    hashes = list(case.hashes.filter(item_id=item_id).order_by("pk"))
+    if not hashes:
+        raise ApplicationError("No such image in this case.", code="not_found")
+    return _hashes_remove(hashes=hashes, status=SubmittedHash.Status.WITHDRAWN)
+
+
+@transaction.atomic
+def cases_expire(*, now=None) -> int:
+    """Expire active cases past their expiry time; returns the hashes removed."""
+    now = now or timezone.now()
+    removed = 0
+    for case in Case.objects.select_for_update().filter(
+        status=Case.Status.ACTIVE, expires_at__lte=now
+    ):
+        case.status = Case.Status.EXPIRED
+        case.save(update_fields=["status"])
+        removed += _hashes_remove(
+            hashes=list(case.hashes.order_by("pk")), status=SubmittedHash.Status.EXPIRED
+        )
+    return removed
+
+
+@transaction.atomic
+def hashes_quarantine(*, hashes: list[SubmittedHash]) -> int:
+    """Operator action: hold hashes back (e.g. suspected abuse); they leave the feed."""
+    ids = [h.pk for h in hashes]
+    locked = list(SubmittedHash.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
+    return _hashes_remove(hashes=locked, status=SubmittedHash.Status.QUARANTINED)

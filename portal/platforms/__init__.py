@@ -1,0 +1,1 @@
+"""Platforms: participating services, their API keys and what they report back."""

@@ -1,0 +1,132 @@
+"""Writes on platforms and their credentials.
+
+API keys look like `tb_<prefix>_<secret>`: the prefix identifies the key to
+operators and finds its row; only a SHA-256 of the whole key is stored.
+"""
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.utils import timezone
+
+from portal.exceptions import ApplicationError
+from portal.platforms.models import ApiKey, Platform
+
+KEY_PREFIX_BYTES = 6  # 12 hex characters: enough to tell keys apart
+KEY_SECRET_BYTES = 32  # 256 random bits
+
+# What a native API key may do by default. Keys can be issued with fewer.
+SCOPE_FEED_READ = "feed:read"
+SCOPE_MATCH = "match"
+SCOPE_FEEDBACK_WRITE = "feedback:write"
+SCOPE_WEBHOOKS_MANAGE = "webhooks:manage"
+SCOPE_STOPNCII = "stopncii"
+DEFAULT_API_SCOPES = [SCOPE_FEED_READ, SCOPE_MATCH, SCOPE_FEEDBACK_WRITE, SCOPE_WEBHOOKS_MANAGE]
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    """A key as shown once to its owner; `raw` is never stored."""
+
+    api_key: ApiKey
+    raw: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class PlatformCreated:
+    platform: Platform
+    api_key: IssuedKey
+    stopncii_subscription_key: IssuedKey
+    stopncii_function_key: IssuedKey
+
+
+def api_key_digest(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def api_key_issue(
+    *,
+    platform: Platform,
+    kind: str = ApiKey.Kind.API,
+    scopes: list[str] | None = None,
+    label: str = "",
+) -> IssuedKey:
+    """Create a new key for a platform (e.g. to rotate); returns the raw key once."""
+    prefix = secrets.token_hex(KEY_PREFIX_BYTES)
+    raw = f"tb_{prefix}_{secrets.token_urlsafe(KEY_SECRET_BYTES)}"
+    if scopes is None:
+        scopes = DEFAULT_API_SCOPES if kind == ApiKey.Kind.API else [SCOPE_STOPNCII]
+    api_key = ApiKey.objects.create(
+        platform=platform,
+        kind=kind,
+        label=label,
+        prefix=prefix,
+        key_hash=api_key_digest(raw),
+        scopes=list(scopes),
+    )
+    return IssuedKey(api_key=api_key, raw=raw)
+
+
+@transaction.atomic
+def platform_create(*, name: str) -> PlatformCreated:
+    """Register a participating platform with a native key and a StopNCII key pair."""
+    name = name.strip()
+    if not name:
+        raise ApplicationError("A platform needs a name.", code="bad_name")
+    if Platform.objects.filter(name__iexact=name).exists():
+        raise ApplicationError(f"A platform named {name!r} already exists.", code="duplicate")
+    platform = Platform.objects.create(name=name)
+    return PlatformCreated(
+        platform=platform,
+        api_key=api_key_issue(platform=platform, label="initial"),
+        stopncii_subscription_key=api_key_issue(
+            platform=platform, kind=ApiKey.Kind.STOPNCII_SUBSCRIPTION, label="initial"
+        ),
+        stopncii_function_key=api_key_issue(
+            platform=platform, kind=ApiKey.Kind.STOPNCII_FUNCTION, label="initial"
+        ),
+    )
+
+
+def api_key_authenticate(*, raw: str, kind: str = ApiKey.Kind.API) -> ApiKey | None:
+    """The active key matching `raw` (and its platform), or None.
+
+    Records the last-used time at most once a minute, so a busy poller doesn't
+    write on every request.
+    """
+    parts = raw.split("_") if raw else []
+    if len(parts) < 3 or parts[0] != "tb":
+        return None
+    api_key = (
+        ApiKey.objects.select_related("platform")
+        .filter(prefix=parts[1], kind=kind, revoked_at__isnull=True, platform__is_active=True)
+        .first()
+    )
+    if api_key is None or not hmac.compare_digest(api_key.key_hash, api_key_digest(raw)):
+        return None
+    now = timezone.now()
+    if api_key.last_used_at is None or (now - api_key.last_used_at).total_seconds() > 60:
+        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+        api_key.last_used_at = now
+    return api_key
+
+
+def api_key_revoke(*, api_key: ApiKey) -> None:
+    if api_key.revoked_at is None:
+        api_key.revoked_at = timezone.now()
+        api_key.save(update_fields=["revoked_at"])
+
+
+def pseudonymous_case_id(*, platform: Platform, case_id: int) -> str:
+    """A stable per-platform id for a case that reveals nothing about it.
+
+    HMAC with the platform's own salt: two platforms get unrelated ids for the
+    same case, and neither can recover the case number.
+    """
+    digest = hmac.new(
+        platform.pseudonym_salt.encode(), f"case:{case_id}".encode(), hashlib.sha256
+    ).hexdigest()
+    return f"pc_{digest[:24]}"

@@ -1,0 +1,1 @@
+"""The victim- and charity-facing web pages."""
