@@ -1,0 +1,82 @@
+"""Takeback's framework-free hashing library.
+
+Decodes images with one written policy (``hashing.decode``), computes PDQ (``hashing.pdq``),
+pHash/dHash/aHash/wHash (``hashing.imagehashes``) and MD5/SHA-256 of the file bytes
+(``hashing.digests``), and compares hashes (``hashing.distance``, ``hashing.signals``,
+``hashing.index``). It never imports Django or any project code.
+
+``hash_image`` and ``hash_bytes`` return the record the CLI prints and the portal stores::
+
+    {"media": "image", "md5", "sha256", "pdq", "pdq_quality", "phash", "dhash"}
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, BinaryIO
+
+from hashing.decode import DEFAULT_MAX_PIXELS, ImageSource, open_image, rgb_pixels
+from hashing.digests import file_digests
+from hashing.errors import (
+    HashingError,
+    ImageTooLarge,
+    InvalidHash,
+    UnreadableImage,
+    UnsupportedFormat,
+)
+
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "HashingError",
+    "ImageTooLarge",
+    "InvalidHash",
+    "UnreadableImage",
+    "UnsupportedFormat",
+    "hash_bytes",
+    "hash_image",
+    "open_image",
+    "rgb_pixels",
+]
+
+RESULT_KEYS = ("media", "md5", "sha256", "pdq", "pdq_quality", "phash", "dhash")
+
+
+def hash_bytes(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> dict[str, Any]:
+    """Hash an image held in memory. Nothing is written to disk (server-side hashing path).
+
+    Raises a ``HashingError`` subclass for bytes that are not a decodable image.
+    """
+    from hashing import _pipeline
+
+    return _pipeline.hash_in_memory(bytes(data), max_pixels=max_pixels)
+
+
+def hash_image(source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> dict[str, Any]:
+    """Hash an image given as bytes, a path or a binary file object.
+
+    Digests are of the original file bytes, streamed; perceptual hashes are of the decoded
+    image (``hashing.decode.open_image``).
+    """
+    if isinstance(source, bytes | bytearray | memoryview):
+        return hash_bytes(bytes(source), max_pixels=max_pixels)
+    if isinstance(source, str | os.PathLike):
+        digests = file_digests(source)
+        image = open_image(source, max_pixels=max_pixels)
+        return _record(digests, image)
+    return _hash_file_object(source, max_pixels=max_pixels)
+
+
+def _hash_file_object(handle: BinaryIO, *, max_pixels: int) -> dict[str, Any]:
+    if not handle.seekable():
+        return hash_bytes(handle.read(), max_pixels=max_pixels)
+    start = handle.tell()
+    digests = file_digests(handle)
+    handle.seek(start)
+    image = open_image(handle, max_pixels=max_pixels)
+    return _record(digests, image)
+
+
+def _record(digests: dict[str, str], image: Any) -> dict[str, Any]:
+    from hashing import _pipeline
+
+    return _pipeline.record(digests, image)
