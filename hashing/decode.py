@@ -42,8 +42,9 @@ pillow_heif.register_heif_opener()
 # 8000x6000 = 48 MP) while bounding memory: the decoded RGB buffer is at most ~192 MB.
 DEFAULT_MAX_PIXELS = 64_000_000
 
-# Formats we agree to parse. MPO is how Pillow names the multi-picture JPEGs many phones write.
-ALLOWED_FORMATS = ("JPEG", "MPO", "PNG", "GIF", "WEBP", "HEIF", "AVIF", "BMP", "TIFF")
+# Formats we agree to parse. The JPEG opener also returns the multi-picture (MPO) JPEGs
+# many phones write.
+ALLOWED_FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "HEIF", "AVIF", "BMP", "TIFF")
 
 ImageSource = bytes | bytearray | memoryview | str | os.PathLike[str] | BinaryIO
 
