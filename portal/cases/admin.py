@@ -36,17 +36,33 @@ class CaseAdmin(ReadOnlyAdmin):
     list_filter = ["status", "subject", "organisation"]
     search_fields = ["number"]
     # pin_hash and recovery_code_hash are deliberately absent.
-    fields = ["number", "status", "subject", "organisation", "created_at", "withdrawn_at", "expires_at"]
+    fields = [
+        "number",
+        "status",
+        "subject",
+        "organisation",
+        "created_at",
+        "withdrawn_at",
+        "expires_at",
+    ]
     readonly_fields = fields
     inlines = [SubmittedHashInline]
 
 
 @admin.register(SubmittedHash)
 class SubmittedHashAdmin(ReadOnlyAdmin):
-    list_display = ["algorithm", "value", "quality", "media_kind", "status", "feed_seq", "created_at"]
+    list_display = [
+        "algorithm",
+        "value",
+        "quality",
+        "media_kind",
+        "status",
+        "feed_seq",
+        "created_at",
+    ]
     list_filter = ["algorithm", "media_kind", "status"]
     search_fields = ["value"]
-    fields = list_display + ["item_id", "removed_at", "updated_at"]
+    fields = [*list_display, "item_id", "removed_at", "updated_at"]
     readonly_fields = fields
     actions = ["quarantine"]
 

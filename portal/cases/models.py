@@ -113,7 +113,9 @@ class SubmittedHash(models.Model):
     class Meta:
         ordering = ["feed_seq"]
         constraints = [
-            models.UniqueConstraint(fields=["case", "algorithm", "value"], name="hash_once_per_case"),
+            models.UniqueConstraint(
+                fields=["case", "algorithm", "value"], name="hash_once_per_case"
+            ),
             models.CheckConstraint(
                 condition=Q(quality__isnull=True) | Q(quality__lte=100), name="hash_quality_0_100"
             ),

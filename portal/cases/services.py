@@ -114,6 +114,8 @@ def case_create(
 @transaction.atomic
 def hashes_add(*, case: Case, items: list[SubmittedItem]) -> list[SubmittedHash]:
     """Add the hashes of more files to an active case; repeats are ignored."""
+    # Lock the case so a concurrent withdrawal can't interleave with the add.
+    case = Case.objects.select_for_update().get(pk=case.pk)
     if case.status != Case.Status.ACTIVE:
         raise ApplicationError("This case is closed; start a new one.", code="case_closed")
     existing = set(case.hashes.values_list("algorithm", "value"))

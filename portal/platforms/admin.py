@@ -31,7 +31,16 @@ class PlatformAdmin(admin.ModelAdmin):
 class ApiKeyAdmin(admin.ModelAdmin):
     list_display = ["prefix", "platform", "kind", "label", "last_used_at", "revoked_at"]
     list_filter = ["kind", "platform"]
-    fields = ["platform", "kind", "label", "prefix", "scopes", "created_at", "last_used_at", "revoked_at"]
+    fields = [
+        "platform",
+        "kind",
+        "label",
+        "prefix",
+        "scopes",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    ]
     readonly_fields = fields
     actions = ["revoke"]
 

@@ -50,9 +50,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # ------------------------------------------------------------------------------
 # https://django-environ.readthedocs.io/en/latest/types.html#environ-env-db-url
 DATABASES = {
-    "default": env.db_url(
-        "DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'takeback.sqlite3'}"
-    )
+    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'takeback.sqlite3'}")
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -137,6 +135,7 @@ MIDDLEWARE = [
 # Served by WhiteNoise from the app itself, so one process serves everything.
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise warns when it is missing
 STATICFILES_DIRS = [
     # The browser twin of the hashing library, served at /static/hashing/.
     ("hashing", BASE_DIR / "hashing" / "js"),
@@ -217,6 +216,10 @@ CELERY_TASK_SOFT_TIME_LIMIT = 60
 CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TASK_SEND_SENT_EVENT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Run with `celery -A portal beat` beside the workers in production.
+CELERY_BEAT_SCHEDULE = {
+    "expire-cases": {"task": "cases.expire", "schedule": 60 * 60},
+}
 
 # DJANGO REST FRAMEWORK
 # ------------------------------------------------------------------------------

@@ -8,5 +8,5 @@ from .base import *  # noqa: F403
 
 # PIN hashing with Argon2 is deliberately slow; tests that check the real
 # hasher say so explicitly.
-PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # noqa: S303 - tests only
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

@@ -30,13 +30,17 @@ class Command(BaseCommand):
         if json:
             self.stdout.write(_dumps(credentials))
             return
-        self.stdout.write(f"Platform {created.platform.name!r} registered (id {created.platform.pk}).")
+        self.stdout.write(
+            f"Platform {created.platform.name!r} registered (id {created.platform.pk})."
+        )
         self.stdout.write("Keep these keys now: they are shown only once and can't be recovered.")
         self.stdout.write(f"  API key (Authorization: Bearer ...): {credentials['api_key']}")
         self.stdout.write(
             f"  StopNCII Ocp-Apim-Subscription-Key: {credentials['stopncii_subscription_key']}"
         )
-        self.stdout.write(f"  StopNCII x-functions-key:           {credentials['stopncii_function_key']}")
+        self.stdout.write(
+            f"  StopNCII x-functions-key:           {credentials['stopncii_function_key']}"
+        )
 
 
 def _dumps(value: dict) -> str:

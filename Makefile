@@ -1,0 +1,48 @@
+# Takeback developer commands. `make` lists them.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export TAKEBACK_VAR_DIR ?= $(CURDIR)/var
+
+.DEFAULT_GOAL := help
+.PHONY: help run test lint fmt check-system install install-dev
+
+help: ## List the commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-12s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed ## Install the app into .venv
+
+install-dev: $(VENV)/.installed-dev ## Install the app and test tools into .venv
+
+run: install ## Serve the whole app on the embedded default at http://127.0.0.1:8000
+	DJANGO_DEBUG=true $(BIN)/python manage.py migrate --no-input -v0
+	DJANGO_DEBUG=true $(BIN)/python manage.py demo_setup
+	DJANGO_DEBUG=true $(BIN)/python manage.py runserver --noreload $(HOST):$(PORT)
+
+check-system: ## Install missing system packages (PostgreSQL, Redis, Chromium) with apt
+	scripts/install-system-packages
+
+lint: install-dev ## Ruff lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+fmt: install-dev ## Format the code
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: install-dev check-system lint ## Lint, then the whole suite on throw-away PostgreSQL + Redis
+	PATH="$(CURDIR)/$(BIN):$$PATH" scripts/with-services $(BIN)/pytest $(PYTEST_ARGS)

@@ -1,0 +1,25 @@
+"""A Celery task runs for real: through Redis, in a separate worker process."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from portal.cases.models import Case
+from portal.cases.tasks import cases_expire_task
+from tests.factories import case_with_items
+
+pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
+
+
+def test_expiry_task_runs_in_a_real_worker_through_redis(celery_worker_process):
+    created = case_with_items(2)
+    Case.objects.filter(pk=created.case.pk).update(expires_at=timezone.now() - timedelta(hours=1))
+
+    result = cases_expire_task.delay()
+    removed = result.get(timeout=60)
+
+    assert removed == 8
+    assert result.status == "SUCCESS"
+    # The row was changed by the worker process, on the same test database.
+    assert Case.objects.get(pk=created.case.pk).status == Case.Status.EXPIRED
