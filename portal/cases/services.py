@@ -4,7 +4,6 @@ Every change to a hash takes a new feed position, so platforms learn about
 additions and removals in order.
 """
 
-import re
 import secrets
 import uuid
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
 
+from hashing.distance import is_valid_hex
 from portal.cases.feed import feed_positions_allocate
 from portal.cases.models import Case, Organisation, SubmittedHash
 from portal.exceptions import ApplicationError
@@ -25,14 +25,6 @@ _CASE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CASE_NUMBER_GROUPS = 4  # 4 groups of 4 characters: 80 random bits
 PIN_DIGITS = 8
 
-# Lower-case hex of the right length for each algorithm, as on the wire.
-_HEX_PATTERNS = {
-    SubmittedHash.Algorithm.PDQ: re.compile(r"[0-9a-f]{64}"),
-    SubmittedHash.Algorithm.PHASH: re.compile(r"[0-9a-f]{16}"),
-    SubmittedHash.Algorithm.DHASH: re.compile(r"[0-9a-f]{16}"),
-    SubmittedHash.Algorithm.MD5: re.compile(r"[0-9a-f]{32}"),
-    SubmittedHash.Algorithm.SHA256: re.compile(r"[0-9a-f]{64}"),
-}
 MAX_ITEMS_PER_SUBMISSION = 100
 
 
@@ -71,10 +63,9 @@ def item_validate(*, item: SubmittedItem) -> None:
     if not item.hashes:
         raise ApplicationError("An item needs at least one hash.", code="no_hashes")
     for algorithm, value in item.hashes.items():
-        pattern = _HEX_PATTERNS.get(algorithm)
-        if pattern is None:
+        if algorithm not in SubmittedHash.Algorithm.values:
             raise ApplicationError(f"Unknown algorithm {algorithm!r}.", code="bad_algorithm")
-        if not isinstance(value, str) or not pattern.fullmatch(value):
+        if not is_valid_hex(algorithm, value):
             raise ApplicationError(
                 f"{algorithm} hash must be lower-case hex of the right length.", code="bad_hash"
             )
