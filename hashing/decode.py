@@ -86,9 +86,11 @@ def open_image(source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> 
         if width * height > max_pixels:
             raise ImageTooLarge(_too_large_message((width, height), max_pixels))
         try:
-            orientation = _exif_orientation(image)
+            # Load before reading EXIF: for PNG, getexif() may itself load the pixels, and a
+            # decode error swallowed there would leave a half-decoded image behind.
             image.seek(0)
             image.load()
+            orientation = _exif_orientation(image)
             rgb = to_rgb(image)
             if rgb is image:
                 # Detach the decoded pixels from the file object closed below, without
