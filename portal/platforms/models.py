@@ -17,6 +17,10 @@ class Platform(models.Model):
     # Per-platform salt for pseudonymous case ids, so platforms can't link
     # each other's views of a case and never see the victim's case number.
     pseudonym_salt = models.CharField(max_length=64, default=_new_pseudonym_salt, editable=False)
+    # The highest feed position this platform has been sent (feed page,
+    # snapshot or webhook): "received by N platforms" is computed from it.
+    fetched_seq = models.BigIntegerField(default=0)
+    fetched_at = models.DateTimeField(null=True, blank=True)
     # The feed position this platform says it has fully applied (additions and
     # removals); "removed from N of M platforms" is computed from it.
     applied_seq = models.BigIntegerField(default=0)

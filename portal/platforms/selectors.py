@@ -1,0 +1,49 @@
+"""Reads about platforms: how far each has taken a case's hashes."""
+
+from dataclasses import dataclass
+
+from django.db.models import Max
+
+from portal.cases.models import Case, SubmittedHash
+from portal.platforms.models import HashFeedback, Platform
+
+
+@dataclass(frozen=True)
+class CaseDistribution:
+    """What a victim may see about where their hashes went: counts only."""
+
+    platforms_total: int
+    # Platforms that have been sent every active hash of the case.
+    platforms_received: int
+    # Platforms that confirmed applying every removal of the case.
+    platforms_removed: int
+    hashes_active: int
+    hashes_removed: int
+    feedback: dict[str, int]  # outcome -> number of (platform, hash) reports
+
+
+def case_distribution(*, case: Case) -> CaseDistribution:
+    """Counts of platforms that received / removed the case's hashes, and their feedback."""
+    platforms = Platform.objects.filter(is_active=True)
+    hashes = SubmittedHash.objects.filter(case=case)
+    active = hashes.filter(status=SubmittedHash.Status.ACTIVE)
+    removed = hashes.exclude(status=SubmittedHash.Status.ACTIVE)
+    last_added = active.aggregate(m=Max("feed_seq"))["m"]
+    last_removed = removed.aggregate(m=Max("feed_seq"))["m"]
+    feedback = {outcome: 0 for outcome in HashFeedback.Outcome.values}
+    for outcome in HashFeedback.objects.filter(submitted_hash__case=case).values_list(
+        "outcome", flat=True
+    ):
+        feedback[outcome] += 1
+    return CaseDistribution(
+        platforms_total=platforms.count(),
+        platforms_received=platforms.filter(fetched_seq__gte=last_added).count()
+        if last_added is not None
+        else 0,
+        platforms_removed=platforms.filter(applied_seq__gte=last_removed).count()
+        if last_removed is not None
+        else 0,
+        hashes_active=active.count(),
+        hashes_removed=removed.count(),
+        feedback=feedback,
+    )

@@ -1,0 +1,44 @@
+"""What a case's status page learns about platforms."""
+
+import pytest
+
+from portal.cases import services as case_services
+from portal.platforms.models import HashFeedback, Platform
+from portal.platforms.selectors import case_distribution
+from portal.platforms.services import platform_create
+from tests.factories import case_with_items
+
+pytestmark = pytest.mark.django_db
+
+
+def test_counts_platforms_that_received_and_then_removed_a_case():
+    fast = platform_create(name="Fast").platform
+    slow = platform_create(name="Slow").platform
+    case = case_with_items(2).case
+    last = max(case.hashes.values_list("feed_seq", flat=True))
+
+    Platform.objects.filter(pk=fast.pk).update(fetched_seq=last)
+    summary = case_distribution(case=case)
+    assert (summary.platforms_total, summary.platforms_received) == (2, 1)
+    assert summary.hashes_active == 8
+
+    case_services.case_withdraw(case=case)
+    removal = max(case.hashes.values_list("feed_seq", flat=True))
+    Platform.objects.filter(pk=fast.pk).update(fetched_seq=removal, applied_seq=removal)
+    Platform.objects.filter(pk=slow.pk).update(fetched_seq=removal, applied_seq=removal - 1)
+    summary = case_distribution(case=case)
+    assert summary.platforms_removed == 1  # the slow one has not applied the last removal
+    assert summary.hashes_active == 0 and summary.hashes_removed == 8
+
+
+def test_feedback_is_counted_per_outcome():
+    platform = platform_create(name="Reporter").platform
+    case = case_with_items(1).case
+    first, second = list(case.hashes.all()[:2])
+    HashFeedback.objects.create(platform=platform, submitted_hash=first, outcome="blocked")
+    HashFeedback.objects.create(platform=platform, submitted_hash=second, outcome="not_violating")
+    assert case_distribution(case=case).feedback == {
+        "blocked": 1,
+        "not_violating": 1,
+        "matched_pending_review": 0,
+    }
