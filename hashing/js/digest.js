@@ -1,0 +1,30 @@
+// Streaming MD5 and SHA-256 of a Blob/File, in constant memory.
+//
+// WebCrypto's digest() needs the whole input in one buffer, which a phone cannot hold for a
+// long video, so the bytes are read chunk by chunk from blob.stream() and fed to the
+// incremental hashers of hash-wasm (vendored whole, pinned, see vendor/README.md).
+// Nothing leaves the device: the bytes go from the file to the hashers and nowhere else.
+
+import { createMD5, createSHA256 } from "./vendor/hash-wasm-4.13.0/index.esm.min.js";
+
+/**
+ * @param {Blob} blob
+ * @param {(done: number, total: number) => void} [onProgress] called after each chunk
+ * @returns {Promise<{md5: string, sha256: string}>} lower-case hex
+ */
+export async function digestBlob(blob, onProgress) {
+  const [md5, sha256] = await Promise.all([createMD5(), createSHA256()]);
+  md5.init();
+  sha256.init();
+  const reader = blob.stream().getReader();
+  let done = 0;
+  for (;;) {
+    const { value, done: finished } = await reader.read();
+    if (finished) break;
+    md5.update(value);
+    sha256.update(value);
+    done += value.byteLength;
+    if (onProgress) onProgress(done, blob.size);
+  }
+  return { md5: md5.digest("hex"), sha256: sha256.digest("hex") };
+}
