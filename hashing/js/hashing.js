@@ -1,0 +1,172 @@
+// Browser twin of the server's `hashing` package: hash a File/Blob on the device.
+//
+// `hashFile(blob)` returns the same record as `python -m hashing FILE` (without "path"):
+//   images: {media: "image", md5, sha256, pdq, pdq_quality, phash, dhash}
+//   others: {media: "video" | "other", md5, sha256}
+// It works on a page and inside a Web Worker (see worker.js and client.js) and never sends
+// anything anywhere: the file is read locally and only the hashes are returned.
+//
+// The pixels follow the server's decoding policy (hashing/decode.py, hashing/README.md):
+// EXIF orientation applied, first frame only, no colour management, transparency flattened
+// onto white with out = floor((c*a + 255*(255-a) + 127) / 255).
+
+import { digestBlob } from "./digest.js";
+import { imagehashesFromGrey } from "./imagehash.js";
+import { pdqFromLuma } from "./pdq.js";
+
+// Same limit as the server (hashing.decode.DEFAULT_MAX_PIXELS).
+export const MAX_PIXELS = 64_000_000;
+
+const IMAGE_EXTENSIONS = new Set([
+  "jpg", "jpeg", "jpe", "jfif", "png", "apng", "gif", "webp", "bmp", "avif", "heic", "heif", "tif", "tiff",
+]);
+const VIDEO_EXTENSIONS = new Set(["mp4", "m4v", "mov", "webm", "mkv", "avi", "3gp", "3g2", "mpg", "mpeg", "wmv", "ogv"]);
+
+/** A file that cannot be hashed as an image; `code` is "unreadable", "too-large" or "unsupported". */
+export class HashingError extends Error {
+  constructor(code, message) {
+    super(message);
+    this.name = "HashingError";
+    this.code = code;
+  }
+}
+
+function extensionOf(name) {
+  const dot = typeof name === "string" ? name.lastIndexOf(".") : -1;
+  return dot < 0 ? "" : name.slice(dot + 1).toLowerCase();
+}
+
+/** "image", "video" or "other", from the MIME type, else the file name's extension. */
+export function mediaKind(blob) {
+  const type = (blob.type || "").toLowerCase();
+  if (type.startsWith("image/")) return "image";
+  if (type.startsWith("video/")) return "video";
+  const ext = extensionOf(blob.name);
+  if (IMAGE_EXTENSIONS.has(ext)) return "image";
+  if (VIDEO_EXTENSIONS.has(ext)) return "video";
+  return "other";
+}
+
+function isHeif(blob) {
+  const type = (blob.type || "").toLowerCase();
+  return type === "image/heic" || type === "image/heif" || ["heic", "heif"].includes(extensionOf(blob.name));
+}
+
+/**
+ * Decode with the browser's own decoder as the policy requires, and return RGBA pixels.
+ * `colorSpaceConversion: "none"` leaves ICC profiles unapplied, as Pillow does.
+ */
+export async function decodeToRgba(blob) {
+  let bitmap;
+  try {
+    bitmap = await createImageBitmap(blob, {
+      imageOrientation: "from-image",
+      colorSpaceConversion: "none",
+      premultiplyAlpha: "none",
+    });
+  } catch (err) {
+    if (isHeif(blob)) {
+      throw new HashingError(
+        "unsupported",
+        "This browser cannot open HEIC/HEIF photos. Convert it to JPEG, or choose server-side hashing.",
+      );
+    }
+    throw new HashingError("unreadable", "This file could not be read as an image. It may be damaged or in a format this browser does not support.");
+  }
+  try {
+    const { width, height } = bitmap;
+    if (width * height > MAX_PIXELS) {
+      throw new HashingError(
+        "too-large",
+        `This image is too large to hash: it is ${width}x${height} pixels; the limit is ${MAX_PIXELS / 1e6} megapixels.`,
+      );
+    }
+    const canvas = new OffscreenCanvas(width, height);
+    const ctx = canvas.getContext("2d", { willReadFrequently: true, alpha: true });
+    ctx.drawImage(bitmap, 0, 0);
+    const rgba = ctx.getImageData(0, 0, width, height).data;
+    return { rgba, width, height };
+  } finally {
+    bitmap.close();
+  }
+}
+
+/**
+ * Flatten RGBA onto opaque white in place, with the server's exact integer formula.
+ * Fully opaque pixels are left as they are.
+ */
+export function flattenOnWhite(rgba) {
+  for (let p = 3; p < rgba.length; p += 4) {
+    const a = rgba[p];
+    if (a === 255) continue;
+    const bg = 255 * (255 - a) + 127;
+    rgba[p - 3] = Math.floor((rgba[p - 3] * a + bg) / 255);
+    rgba[p - 2] = Math.floor((rgba[p - 2] * a + bg) / 255);
+    rgba[p - 1] = Math.floor((rgba[p - 1] * a + bg) / 255);
+    rgba[p] = 255;
+  }
+  return rgba;
+}
+
+// Float64 luminance terms, as pdqhash's NumPy step forms them (see pdq.js).
+const LUMA_R = new Float64Array(256);
+const LUMA_G = new Float64Array(256);
+const LUMA_B = new Float64Array(256);
+for (let v = 0; v < 256; v++) {
+  LUMA_R[v] = v * 0.299;
+  LUMA_G[v] = v * 0.587;
+  LUMA_B[v] = v * 0.114;
+}
+
+/**
+ * PDQ, pHash and dHash of 8-bit pixels that already follow the decoding policy.
+ * One pass over the pixels produces both PDQ's float luminance and Pillow's integer
+ * greyscale, so a 12 MP photo is read once.
+ * @param {Uint8Array|Uint8ClampedArray} pixels interleaved RGB (channels 3) or RGBA (4)
+ */
+export function hashPixels(pixels, width, height, channels) {
+  const n = width * height;
+  const luma = new Float32Array(n);
+  const grey = new Uint8Array(n);
+  for (let i = 0, p = 0; i < n; i++, p += channels) {
+    const r = pixels[p];
+    const g = pixels[p + 1];
+    const b = pixels[p + 2];
+    luma[i] = LUMA_R[r] + LUMA_G[g] + LUMA_B[b];
+    grey[i] = (r * 19595 + g * 38470 + b * 7471 + 0x8000) >>> 16;
+  }
+  const { phash, dhash } = imagehashesFromGrey(grey, width, height);
+  const pdq = pdqFromLuma(luma, width, height);
+  return { pdq: pdq.hash, pdq_quality: pdq.quality, phash, dhash };
+}
+
+/**
+ * Hash a File or Blob on this device.
+ * @param {Blob} blob
+ * @param {{onProgress?: (p: {stage: string, done: number, total: number}) => void}} [options]
+ * @returns {Promise<object>} the record described at the top of this file
+ * @throws {HashingError} for an image this browser cannot decode or that is too large
+ */
+export async function hashFile(blob, options = {}) {
+  const onProgress = options.onProgress || (() => {});
+  const media = mediaKind(blob);
+  const digests = digestBlob(blob, (done, total) => onProgress({ stage: "digest", done, total }));
+  if (media !== "image") {
+    return { media, ...(await digests) };
+  }
+  let pixels;
+  try {
+    onProgress({ stage: "decode", done: 0, total: 1 });
+    pixels = await decodeToRgba(blob);
+  } catch (err) {
+    // Let the digests finish (or fail) before reporting, so no read is left running.
+    await digests.catch(() => {});
+    throw err;
+  }
+  onProgress({ stage: "hash", done: 0, total: 1 });
+  const { rgba, width, height } = pixels;
+  const hashes = hashPixels(flattenOnWhite(rgba), width, height, 4);
+  const { md5, sha256 } = await digests;
+  onProgress({ stage: "done", done: 1, total: 1 });
+  return { media, md5, sha256, ...hashes };
+}
