@@ -1,0 +1,133 @@
+"""hashFile's contract in Chromium: record shape, non-image files, errors, no network."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import hashing
+from tests.browser.conftest import Site
+
+pytestmark = pytest.mark.browser
+
+HASH_IN_WORKER = """async ([url, name, type]) => {
+    const blob = await (await fetch(url)).blob();
+    const file = new File([blob], name, { type });
+    window.__hasher ||= new window.takeback.WorkerHasher();
+    try {
+        return { ok: true, result: await window.__hasher.hash(file) };
+    } catch (err) {
+        return { ok: false, code: err.code, message: err.message };
+    }
+}"""
+
+
+def _hash_in_worker(page, url: str, name: str, mime: str = "") -> dict:
+    return page.evaluate(HASH_IN_WORKER, [url, name, mime])
+
+
+def test_hash_file_on_the_page_gives_the_cli_record(
+    hashing_page, hashing_site: Site, tmp_path
+) -> None:
+    rng = np.random.default_rng(11)
+    image = Image.fromarray(rng.integers(0, 256, (90, 120, 3), dtype=np.uint8), "RGB")
+    path = tmp_path / "noise.png"
+    image.save(path)
+    url = hashing_site.add("hashfile/noise.png", path.read_bytes())
+    got = hashing_page.evaluate(
+        """async (url) => {
+            const blob = await (await fetch(url)).blob();
+            return await window.takeback.hashing.hashFile(new File([blob], "noise.png"));
+        }""",
+        url,
+    )
+    assert got == hashing.hash_image(path)
+    assert set(got) == {"media", "md5", "sha256", "pdq", "pdq_quality", "phash", "dhash"}
+
+
+@pytest.mark.parametrize(
+    ("name", "mime", "media"),
+    [
+        ("notes.txt", "text/plain", "other"),
+        ("clip.mp4", "video/mp4", "video"),
+        ("clip.MOV", "", "video"),
+        ("archive.bin", "", "other"),
+    ],
+)
+def test_non_image_files_get_digests_only(
+    hashing_page, hashing_site: Site, name: str, mime: str, media: str
+) -> None:
+    data = hashlib.sha512(name.encode()).digest() * 1000
+    url = hashing_site.add(f"hashfile/{name}", data)
+    got = _hash_in_worker(hashing_page, url, name, mime)
+    assert got == {
+        "ok": True,
+        "result": {
+            "media": media,
+            "md5": hashlib.md5(data).hexdigest(),  # noqa: S324 (a published file hash, not security)
+            "sha256": hashlib.sha256(data).hexdigest(),
+        },
+    }
+
+
+def test_digests_stream_a_large_file(hashing_page, hashing_site: Site) -> None:
+    # 150 MB, far more than one read chunk: the digest must cover every chunk in order.
+    block = np.random.default_rng(5).integers(0, 256, 1 << 20, dtype=np.uint8).tobytes()
+    data = b"".join(bytes([i]) + block for i in range(150))
+    url = hashing_site.add("hashfile/large.bin", data)
+    got = _hash_in_worker(hashing_page, url, "large.bin")
+    assert got["ok"] is True
+    assert got["result"]["md5"] == hashlib.md5(data).hexdigest()  # noqa: S324
+    assert got["result"]["sha256"] == hashlib.sha256(data).hexdigest()
+
+
+def test_a_corrupt_image_is_a_clear_error(hashing_page, hashing_site: Site) -> None:
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 64), "red").save(buf, "JPEG")
+    truncated = buf.getvalue()[:40]
+    url = hashing_site.add("hashfile/broken.jpg", truncated)
+    got = _hash_in_worker(hashing_page, url, "broken.jpg", "image/jpeg")
+    assert got["ok"] is False
+    assert got["code"] == "unreadable"
+    assert "could not be read as an image" in got["message"]
+
+
+def test_heic_is_reported_as_unsupported_in_this_browser(hashing_page, hashing_site: Site) -> None:
+    # Chromium has no HEIC decoder; the page must offer the server path instead.
+    url = hashing_site.add("hashfile/photo.heic", b"\x00\x00\x00\x18ftypheic" + b"\x00" * 64)
+    got = _hash_in_worker(hashing_page, url, "photo.heic", "image/heic")
+    assert got["ok"] is False
+    assert got["code"] == "unsupported"
+    assert "server-side hashing" in got["message"]
+
+
+def test_hashing_sends_nothing_over_the_network(chromium, hashing_site: Site, tmp_path) -> None:
+    rng = np.random.default_rng(12)
+    path = tmp_path / "private.png"
+    Image.fromarray(rng.integers(0, 256, (200, 300, 3), dtype=np.uint8), "RGB").save(path)
+    url = hashing_site.add("hashfile/private.png", path.read_bytes())
+    context = chromium.new_context()
+    page = context.new_page()
+    try:
+        page.goto(hashing_site.url + "/index.html")
+        page.wait_for_function("window.takebackReady === true")
+        # Load the file and warm the worker (its module loads are requests) before watching.
+        page.evaluate(
+            """async (url) => {
+                window.__file = new File([await (await fetch(url)).blob()], "private.png");
+                window.__hasher = new window.takeback.WorkerHasher();
+                await window.__hasher.hash(new Blob(["warm-up"]));
+            }""",
+            url,
+        )
+        requests: list[str] = []
+        context.on("request", lambda request: requests.append(request.url))
+        result = page.evaluate("async () => await window.__hasher.hash(window.__file)")
+        assert result["pdq"] == hashing.hash_image(path)["pdq"]
+        assert requests == []
+    finally:
+        context.close()
