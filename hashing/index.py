@@ -27,8 +27,8 @@ class HashIndex:
     """Exact Hamming-distance index for one algorithm (``"pdq"``, ``"phash"``, ...).
 
     ``add(id, hex)`` replaces any hash stored under the same id; ``remove(id)`` forgets it;
-    ``query(hex, max_distance)`` returns ``[(id, distance), ...]`` sorted by distance (ties
-    in insertion order).
+    ``query(hex, max_distance)`` returns ``[(id, distance), ...]`` nearest first (ties in
+    storage order: insertion order until a ``remove`` moves the last row into the hole).
     """
 
     def __init__(self, algorithm: str) -> None:
