@@ -223,34 +223,120 @@ CELERY_BEAT_SCHEDULE = {
 
 # DJANGO REST FRAMEWORK
 # ------------------------------------------------------------------------------
-# Default-deny: every endpoint states who may call it and its throttle scope.
+# https://www.django-rest-framework.org/api-guide/settings/
+# Default-deny: every endpoint needs a platform key carrying the scope the view
+# names (`required_scope`) and states its throttle scope. Errors are JSON with a
+# stable code (api/exceptions.py).
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.IsPlatform", "api.permissions.HasScope"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "api.exceptions.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.ScopedRateThrottle"],
+    # Per key (api.authentication.PlatformPrincipal.pk is the key's id).
     "DEFAULT_THROTTLE_RATES": {
         "feed": env.str("TAKEBACK_THROTTLE_FEED", default="600/min"),
+        "snapshot": env.str("TAKEBACK_THROTTLE_SNAPSHOT", default="30/hour"),
         "match": env.str("TAKEBACK_THROTTLE_MATCH", default="120/min"),
         "feedback": env.str("TAKEBACK_THROTTLE_FEEDBACK", default="600/min"),
         "webhooks": env.str("TAKEBACK_THROTTLE_WEBHOOKS", default="60/min"),
+        "stopncii": env.str("TAKEBACK_THROTTLE_STOPNCII", default="600/min"),
     },
     "UNAUTHENTICATED_USER": None,
 }
+# https://drf-spectacular.readthedocs.io/en/latest/settings.html
 SPECTACULAR_SETTINGS = {
     "TITLE": "Takeback platform API",
-    "DESCRIPTION": "Hash feed, snapshot, batch match and feedback for participating platforms.",
+    "DESCRIPTION": (
+        "Hash feed, snapshot, batch match, feedback, acknowledgements and webhooks for "
+        "participating platforms, plus a StopNCII-compatible exchange. Every error is JSON "
+        '`{"code", "message", "details"}` with a stable `code`.'
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and docs are public (they describe, they don't grant anything).
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "COMPONENT_SPLIT_REQUEST": True,
     # Docs are served from our own static files: no CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
 
+# WEBHOOKS
+# ------------------------------------------------------------------------------
+# Pushes of new hashes and removals to platforms' endpoints (portal/platforms/webhooks.py).
+TAKEBACK_WEBHOOK_BATCH_SIZE = env.int("TAKEBACK_WEBHOOK_BATCH_SIZE", default=1000)
+TAKEBACK_WEBHOOK_TIMEOUT_SECONDS = env.float("TAKEBACK_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+TAKEBACK_WEBHOOK_MAX_ATTEMPTS = env.int("TAKEBACK_WEBHOOK_MAX_ATTEMPTS", default=10)
+# Retry n waits BASE * 2**(n-1) seconds, capped at MAX: 30 s, 1 min, 2 min ... 1 h.
+TAKEBACK_WEBHOOK_RETRY_BASE_SECONDS = env.float("TAKEBACK_WEBHOOK_RETRY_BASE_SECONDS", default=30)
+TAKEBACK_WEBHOOK_RETRY_MAX_SECONDS = env.float("TAKEBACK_WEBHOOK_RETRY_MAX_SECONDS", default=3600)
+# Endpoints must be https. Tests and local development may allow plain http to
+# 127.0.0.1/localhost only; production.py never turns this on.
+TAKEBACK_WEBHOOK_ALLOW_HTTP_LOOPBACK = env.bool(
+    "TAKEBACK_WEBHOOK_ALLOW_HTTP_LOOPBACK", default=False
+)
+
 # TAKEBACK
 # ------------------------------------------------------------------------------
 # How long a case's hashes stay in the feed unless the victim renews them.
 TAKEBACK_CASE_LIFETIME_DAYS = env.int("TAKEBACK_CASE_LIFETIME_DAYS", default=3 * 365)
+
+# PORTAL: SESSIONS AND COOKIES
+# ------------------------------------------------------------------------------
+# https://docs.djangoproject.com/en/5.2/topics/http/sessions/
+# The portal sets only the session and CSRF cookies. A victim's session (the
+# case they opened with their PIN) is short and ends with the browser.
+SESSION_COOKIE_AGE = env.int("TAKEBACK_SESSION_SECONDS", default=30 * 60)
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_SAVE_EVERY_REQUEST = True  # the 30 minutes count from the last page seen
+SESSION_COOKIE_SAMESITE = "Strict"
+CSRF_COOKIE_SAMESITE = "Strict"
+# Flash messages ride in the session, not in a cookie of their own.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+LOGIN_URL = "web:org_login"
+LOGIN_REDIRECT_URL = "web:org_cases"
+
+# PORTAL: CONTENT SECURITY POLICY AND OTHER RESPONSE HEADERS
+# ------------------------------------------------------------------------------
+# https://developer.mozilla.org/en-US/docs/Web/HTTP/Headers/Content-Security-Policy
+# No inline scripts or styles, nothing from another origin. 'wasm-unsafe-eval'
+# lets hashing/js compile its vendored WebAssembly digests (hashing/js/vendor);
+# blob: images are the local previews of the files being hashed.
+MIDDLEWARE += ["portal.web.middleware.PortalHeadersMiddleware"]
+TAKEBACK_CSP = "; ".join(
+    [
+        "default-src 'none'",
+        "script-src 'self' 'wasm-unsafe-eval'",
+        "worker-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' blob:",
+        "connect-src 'self'",
+        "form-action 'self'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+    ]
+)
+# The operators' admin and the API docs bring their own pages; they get no CSP here.
+TAKEBACK_CSP_EXEMPT_PREFIXES = ["/operators/", "/api/"]
+# Where the quick-exit button goes: a neutral site, replacing this page in history.
+TAKEBACK_QUICK_EXIT_URL = env.str(
+    "TAKEBACK_QUICK_EXIT_URL", default="https://www.bbc.co.uk/weather"
+)
+
+# PORTAL: THROTTLING OF PINS, RECOVERY CODES AND CASE CREATION
+# ------------------------------------------------------------------------------
+# Counted in the cache (see CACHES): per case and per client (a keyed hash of
+# the address, never the address). See portal/cases/throttling.py.
+TAKEBACK_PIN_MAX_FAILURES_PER_CASE = env.int("TAKEBACK_PIN_MAX_FAILURES_PER_CASE", default=5)
+TAKEBACK_PIN_MAX_FAILURES_PER_CLIENT = env.int("TAKEBACK_PIN_MAX_FAILURES_PER_CLIENT", default=20)
+TAKEBACK_PIN_LOCKOUT_SECONDS = env.int("TAKEBACK_PIN_LOCKOUT_SECONDS", default=15 * 60)
+TAKEBACK_CASE_CREATION_MAX_PER_CLIENT = env.int("TAKEBACK_CASE_CREATION_MAX_PER_CLIENT", default=30)
+TAKEBACK_CASE_CREATION_WINDOW_SECONDS = 60 * 60
+# Behind N reverse proxies that append to X-Forwarded-For, the client is the
+# Nth address from the right; 0 means use the socket's address.
+TAKEBACK_PROXY_COUNT = env.int("TAKEBACK_PROXY_COUNT", default=0)

@@ -1,0 +1,36 @@
+"""Who am I: the calling platform's key and progress through the feed."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from api.permissions import ANY_SCOPE, request_platform
+from portal.cases.feed import feed_position_current
+
+
+class PlatformMeApi(APIView):
+    required_scope = ANY_SCOPE
+    throttle_scope = "feed"
+
+    class OutputSerializer(serializers.Serializer):
+        platform = serializers.CharField()
+        key_prefix = serializers.CharField()
+        scopes = serializers.ListField(child=serializers.CharField())
+        feed_position = serializers.IntegerField(help_text="The newest feed position.")
+        fetched_seq = serializers.IntegerField(help_text="Highest position sent to you.")
+        applied_seq = serializers.IntegerField(help_text="Position you acknowledged applying.")
+
+    @extend_schema(operation_id="platform_me", responses=OutputSerializer, tags=["platform"])
+    def get(self, request: Request) -> Response:
+        platform = request_platform(request)
+        data = {
+            "platform": platform.name,
+            "key_prefix": request.auth.prefix,
+            "scopes": request.auth.scopes,
+            "feed_position": feed_position_current(),
+            "fetched_seq": platform.fetched_seq,
+            "applied_seq": platform.applied_seq,
+        }
+        return Response(self.OutputSerializer(data).data)
