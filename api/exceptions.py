@@ -84,7 +84,8 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         body = {
             "code": "validation_error",
             "message": "The request is not valid; see details.",
-            "details": exc.detail,
+            # {"field": [{"message": ..., "code": ...}]}: codes are stable per field.
+            "details": exc.get_full_details(),
         }
     elif isinstance(exc, exceptions.APIException):
         details = None

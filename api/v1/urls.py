@@ -2,10 +2,13 @@
 
 from django.urls import path
 
+from api.v1.feed import HashFeedApi, HashSnapshotApi
 from api.v1.platform import PlatformMeApi
 
 app_name = "v1"
 
 urlpatterns = [
     path("me", PlatformMeApi.as_view(), name="platform-me"),
+    path("hashes/feed", HashFeedApi.as_view(), name="hash-feed"),
+    path("hashes/snapshot", HashSnapshotApi.as_view(), name="hash-snapshot"),
 ]

@@ -1,6 +1,7 @@
 """Participating platforms, their API credentials and what they report back."""
 
 import secrets
+import uuid
 
 from django.db import models
 
@@ -91,3 +92,82 @@ class HashFeedback(models.Model):
 
     def __str__(self) -> str:
         return f"{self.platform}: {self.outcome}"
+
+
+class Decoy(models.Model):
+    """A fake hash served only in one platform's feed and snapshot, to trace leaks.
+
+    Decoys look like real entries (random-looking values, an add at a feed
+    position taken from the shared counter) but come from no image, so a hash
+    list found in the wild that contains one was copied from that platform's feed.
+    """
+
+    platform = models.ForeignKey(Platform, on_delete=models.CASCADE, related_name="decoys")
+    algorithm = models.CharField(max_length=8)
+    value = models.CharField(max_length=64)
+    media_kind = models.CharField(max_length=8, default="image")
+    quality = models.PositiveSmallIntegerField(null=True, blank=True)
+    feed_seq = models.BigIntegerField(unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["platform", "feed_seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["algorithm", "value"], name="decoy_value_unique")
+        ]
+        indexes = [models.Index(fields=["platform", "feed_seq"])]
+
+    def __str__(self) -> str:
+        return f"decoy of {self.platform}: {self.algorithm}"
+
+
+class WebhookEndpoint(models.Model):
+    """An HTTPS endpoint a platform registered to be pushed feed changes."""
+
+    platform = models.ForeignKey(Platform, on_delete=models.CASCADE, related_name="webhooks")
+    url = models.URLField(max_length=500)
+    # Needed in clear to sign deliveries (HMAC); shown to the platform once.
+    secret = models.CharField(max_length=100, editable=False)
+    is_active = models.BooleanField(default=True)
+    # Feed changes up to this position have been put into deliveries.
+    enqueued_seq = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["platform", "created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.platform} → {self.url}"
+
+
+class WebhookDelivery(models.Model):
+    """One batch of feed changes pushed to an endpoint; retried until delivered or given up."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed (gave up)"
+
+    # Sent as the delivery id header: receivers de-duplicate on it.
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    first_seq = models.BigIntegerField()
+    last_seq = models.BigIntegerField()
+    # The exact body, so every retry sends the same bytes under the same id.
+    payload = models.JSONField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_status_code = models.PositiveIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["endpoint", "status"])]
+
+    def __str__(self) -> str:
+        return f"delivery {self.id} ({self.status})"

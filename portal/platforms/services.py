@@ -126,7 +126,14 @@ def pseudonymous_case_id(*, platform: Platform, case_id: int) -> str:
     HMAC with the platform's own salt: two platforms get unrelated ids for the
     same case, and neither can recover the case number.
     """
-    digest = hmac.new(
-        platform.pseudonym_salt.encode(), f"case:{case_id}".encode(), hashlib.sha256
-    ).hexdigest()
-    return f"pc_{digest[:24]}"
+    return f"pc_{_pseudonym(platform=platform, text=f'case:{case_id}')}"
+
+
+def pseudonymous_item_id(*, platform: Platform, item_id: str) -> str:
+    """A stable per-platform id for one submitted file (groups its hashes)."""
+    return f"pi_{_pseudonym(platform=platform, text=f'item:{item_id}')}"
+
+
+def _pseudonym(*, platform: Platform, text: str) -> str:
+    digest = hmac.new(platform.pseudonym_salt.encode(), text.encode(), hashlib.sha256)
+    return digest.hexdigest()[:24]

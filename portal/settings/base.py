@@ -245,6 +245,8 @@ REST_FRAMEWORK = {
         "stopncii": env.str("TAKEBACK_THROTTLE_STOPNCII", default="600/min"),
     },
     "UNAUTHENTICATED_USER": None,
+    # `?format=` is the snapshot's own parameter (ndjson/csv), not DRF's renderer switch.
+    "URL_FORMAT_OVERRIDE": None,
 }
 # https://drf-spectacular.readthedocs.io/en/latest/settings.html
 SPECTACULAR_SETTINGS = {
@@ -340,3 +342,7 @@ TAKEBACK_CASE_CREATION_WINDOW_SECONDS = 60 * 60
 # Behind N reverse proxies that append to X-Forwarded-For, the client is the
 # Nth address from the right; 0 means use the socket's address.
 TAKEBACK_PROXY_COUNT = env.int("TAKEBACK_PROXY_COUNT", default=0)
+
+# PORTAL: TEMPLATES
+# ------------------------------------------------------------------------------
+TEMPLATES[0]["OPTIONS"]["context_processors"].append("portal.web.context.portal")
