@@ -10,11 +10,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth.hashers import make_password
+from django.contrib.auth.hashers import check_password, make_password
 from django.db import transaction
 from django.utils import timezone
 
 from hashing.distance import is_valid_hex
+from hashing.pdq import PDQ_QUALITY_FLOOR
 from portal.cases.feed import feed_positions_allocate
 from portal.cases.models import Case, Organisation, SubmittedHash
 from portal.exceptions import ApplicationError
@@ -71,6 +72,13 @@ def item_validate(*, item: SubmittedItem) -> None:
             )
     if item.pdq_quality is not None and not 0 <= item.pdq_quality <= 100:
         raise ApplicationError("PDQ quality must be 0-100.", code="bad_quality")
+    # Low-quality PDQ hashes match unrelated pictures; they are refused, not stored
+    # (the browser keeps only the exact digests of such a file).
+    quality = item.pdq_quality
+    if "pdq" in item.hashes and quality is not None and quality < PDQ_QUALITY_FLOOR:
+        raise ApplicationError(
+            f"PDQ quality {quality} is below {PDQ_QUALITY_FLOOR}.", code="low_quality"
+        )
 
 
 @transaction.atomic
@@ -194,3 +202,73 @@ def hashes_quarantine(*, hashes: list[SubmittedHash]) -> int:
     ids = [h.pk for h in hashes]
     locked = list(SubmittedHash.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
     return _hashes_remove(hashes=locked, status=SubmittedHash.Status.QUARANTINED)
+
+
+def item_from_record(*, record: dict) -> SubmittedItem:
+    """The item to store for one `hashing` record (server-side hashing path).
+
+    Keeps only hashes: a PDQ hash below the quality floor is left out, as the
+    browser does, and the file's exact digests still block exact copies.
+    """
+    quality = record.get("pdq_quality")
+    keep = ["md5", "sha256"]
+    if record.get("pdq") and quality is not None and quality >= PDQ_QUALITY_FLOOR:
+        keep += ["pdq", "phash", "dhash"]
+    hashes = {alg: record[alg] for alg in keep if record.get(alg)}
+    return SubmittedItem(
+        media_kind=record.get("media", SubmittedHash.MediaKind.IMAGE),
+        hashes=hashes,
+        pdq_quality=quality if "pdq" in hashes else None,
+    )
+
+
+def case_number_normalise(raw: str) -> str | None:
+    """The canonical form of a typed case number, or None if it can't be one.
+
+    Forgiving as Crockford's base32 intends: case, spaces and dashes don't
+    matter, and O/I/L typed by mistake read as 0/1/1.
+    """
+    chars = "".join(raw.split()).replace("-", "").upper()
+    chars = chars.translate(str.maketrans("OIL", "011"))
+    if len(chars) != 4 * CASE_NUMBER_GROUPS or any(c not in _CASE_ALPHABET for c in chars):
+        return None
+    return "-".join(chars[i : i + 4] for i in range(0, len(chars), 4))
+
+
+def _secret_matches(secret: str, encoded: str | None) -> bool:
+    """check_password, but spend the same time when there is nothing to check.
+
+    Without the dummy hash, a wrong case number would answer faster than a
+    wrong PIN, telling a guesser which case numbers exist.
+    """
+    if not encoded:
+        make_password(secret)
+        return False
+    return check_password(secret, encoded)
+
+
+def case_authenticate(*, number: str, pin: str) -> Case | None:
+    """The case with this number and PIN, or None (the caller throttles attempts)."""
+    canonical = case_number_normalise(number)
+    case = Case.objects.filter(number=canonical).first() if canonical else None
+    pin = pin.strip()
+    ok = _secret_matches(pin, case.pin_hash if case else None)
+    return case if ok and pin else None
+
+
+@transaction.atomic
+def case_pin_reset(*, number: str, recovery_code: str) -> CaseCreated | None:
+    """Give a case a new PIN if the recovery code is right; None otherwise.
+
+    The old PIN stops working at once (sessions opened with it end too, see
+    portal/web). The recovery code stays valid, so it can be used again.
+    """
+    canonical = case_number_normalise(number)
+    case = Case.objects.select_for_update().filter(number=canonical).first() if canonical else None
+    code = recovery_code.strip()
+    if not _secret_matches(code, case.recovery_code_hash if case else None) or not code:
+        return None
+    pin = pin_generate()
+    case.pin_hash = make_password(pin)
+    case.save(update_fields=["pin_hash"])
+    return CaseCreated(case=case, pin=pin)

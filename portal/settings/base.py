@@ -300,6 +300,10 @@ SESSION_COOKIE_SAMESITE = "Strict"
 CSRF_COOKIE_SAMESITE = "Strict"
 # Flash messages ride in the session, not in a cookie of their own.
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+# "no-referrer" makes browsers send `Origin: null` on the portal's own form
+# posts, which Django's CSRF origin check rightly refuses. "same-origin" still
+# sends nothing to any other site.
+SECURE_REFERRER_POLICY = "same-origin"
 LOGIN_URL = "web:org_login"
 LOGIN_REDIRECT_URL = "web:org_cases"
 

@@ -1,8 +1,461 @@
-"""Victim- and charity-facing pages (thin: they call services and selectors)."""
+"""Victim- and charity-facing pages (thin: they call services and selectors).
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+Privacy by construction: the pages that hash run `hashing/js` in a Web Worker
+and post only hashes. The one path that receives files (server-side hashing,
+with explicit consent) reads them in memory, hashes them and drops them; see
+`upload`.
+"""
+
+import json
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.crypto import salted_hmac
+from django.utils.formats import date_format
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+import hashing
+from portal.cases import selectors, services, throttling
+from portal.cases.models import Case, Organisation
+from portal.exceptions import ApplicationError
+from portal.platforms.selectors import case_distribution
+from portal.web import forms
+from portal.web.middleware import SESSION_LANGUAGE_KEY
+from portal.web.strings import submit_page_strings
+
+# Session keys. Nothing that names the person is kept: the eligibility answer
+# that goes on the case, and which case this browser has opened with its PIN.
+SESSION_SUBJECT = "tb_subject"
+SESSION_CASE = "tb_case"
+SESSION_CASE_CHECK = "tb_case_check"
+
+MAX_JSON_BODY = 256 * 1024  # 100 files of hashes are a few tens of kB
 
 
+# Helpers ---------------------------------------------------------------------
+
+
+def _client(request: HttpRequest) -> str:
+    """The keyed hash of the client's address (see TAKEBACK_PROXY_COUNT)."""
+    ip = request.META.get("REMOTE_ADDR", "")
+    proxies = settings.TAKEBACK_PROXY_COUNT
+    if proxies:
+        forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+        forwarded = [a for a in forwarded if a]
+        if len(forwarded) >= proxies:
+            ip = forwarded[-proxies]
+    return throttling.client_key(ip=ip)
+
+
+def _case_check(case: Case) -> str:
+    # Ties the session to the PIN it was opened with: a PIN reset ends it.
+    return salted_hmac("takeback.case-session", case.pin_hash).hexdigest()
+
+
+def _session_case(request: HttpRequest) -> Case | None:
+    pk = request.session.get(SESSION_CASE)
+    if pk is None:
+        return None
+    case = Case.objects.filter(pk=pk).first()
+    check = request.session.get(SESSION_CASE_CHECK, "")
+    if case is None or not throttling.constant_time_equal(check, _case_check(case)):
+        request.session.pop(SESSION_CASE, None)
+        request.session.pop(SESSION_CASE_CHECK, None)
+        return None
+    return case
+
+
+def _expiry(case: Case) -> str:
+    return date_format(timezone.localtime(case.expires_at), "DATE_FORMAT")
+
+
+def _json_body(request: HttpRequest) -> Any:
+    if len(request.body) > MAX_JSON_BODY:
+        raise ApplicationError(_("Too many files at once."), code="too_large")
+    try:
+        return json.loads(request.body)
+    except (ValueError, UnicodeDecodeError):
+        raise ApplicationError(_("The request was not understood."), code="bad_json") from None
+
+
+def _error(message: str, status: int = 400) -> JsonResponse:
+    return JsonResponse({"error": message}, status=status)
+
+
+def _caseworker_organisation(request: HttpRequest, slug: Any) -> Organisation | None:
+    if not slug:
+        return None
+    organisation = selectors.organisations_of_user(user=request.user).filter(slug=slug).first()
+    if organisation is None:
+        raise ApplicationError(_("You are not a member of that organisation."), code="forbidden")
+    return organisation
+
+
+# Landing, eligibility, language -----------------------------------------------
+
+
+@require_GET
 def home(request: HttpRequest) -> HttpResponse:
     return render(request, "web/home.html")
+
+
+@require_http_methods(["GET", "POST"])
+def start(request: HttpRequest) -> HttpResponse:
+    form = forms.EligibilityForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if form.cleaned_data["age"] != "adult":
+            return render(request, "web/under_18.html")
+        if form.cleaned_data["subject"] not in Case.Subject.values:
+            return render(request, "web/not_eligible.html")
+        # Only the answer that goes on the case is kept; the age answer is not.
+        request.session[SESSION_SUBJECT] = form.cleaned_data["subject"]
+        return redirect("web:submit")
+    return render(request, "web/start.html", {"form": form})
+
+
+@require_POST
+def language(request: HttpRequest) -> HttpResponse:
+    code = request.POST.get("language", "")
+    if code in dict(settings.LANGUAGES):
+        request.session[SESSION_LANGUAGE_KEY] = code
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = reverse("web:home")
+    return redirect(back)
+
+
+# New case: hash in the browser, submit hashes ---------------------------------
+
+
+@require_GET
+def submit(request: HttpRequest) -> HttpResponse:
+    if request.session.get(SESSION_SUBJECT) not in Case.Subject.values:
+        return redirect("web:start")
+    return render(
+        request,
+        "web/submit.html",
+        {
+            "mode": "new",
+            "endpoint": reverse("web:submit_hashes"),
+            "organisations": selectors.organisations_of_user(user=request.user),
+            "strings": submit_page_strings(),
+        },
+    )
+
+
+@require_POST
+def submit_hashes(request: HttpRequest) -> JsonResponse:
+    subject = request.session.get(SESSION_SUBJECT)
+    if subject not in Case.Subject.values:
+        return _error(_("Please answer the questions on the previous page first."), 403)
+    try:
+        payload = _json_body(request)
+        items = forms.items_from_payload(payload)
+        organisation = _caseworker_organisation(request, payload.get("organisation"))
+        if not throttling.case_creation_allowed(client=_client(request)):
+            return _error(_("Too many cases were started from here. Please try later."), 429)
+        created = services.case_create(
+            items=items,
+            subject=subject,
+            organisation=organisation,
+            with_recovery_code=bool(payload.get("recovery_code")),
+        )
+    except ApplicationError as error:
+        return _error(str(error.message))
+    return JsonResponse(
+        {
+            "case_number": created.case.number,
+            "pin": created.pin,
+            "recovery_code": created.recovery_code,
+            "expires_on": _expiry(created.case),
+            "status_url": request.build_absolute_uri(reverse("web:status_login")),
+        },
+        status=201,
+    )
+
+
+# Server-side hashing, for when the browser can't ---------------------------------
+
+
+@sensitive_variables("data", "record")
+def _hash_in_memory(upload: Any) -> services.SubmittedItem:
+    """Hash one uploaded file held in memory, then drop its bytes.
+
+    The upload handler is MemoryFileUploadHandler only (settings UPLOADS), so
+    the bytes never touch a disk; they are never logged, and
+    sensitive_variables keeps them out of error reports.
+    """
+    try:
+        data = upload.read()
+    finally:
+        upload.close()
+    try:
+        record = hashing.hash_bytes(data)
+    except hashing.HashingError:
+        raise
+    except Exception:
+        # An unexpected failure must not carry the bytes into a traceback, a
+        # log line or an error report: report it as a plain hashing error.
+        raise hashing.HashingError() from None
+    finally:
+        del data
+    return services.item_from_record(record=record)
+
+
+@sensitive_post_parameters()
+@require_http_methods(["GET", "POST"])
+def upload(request: HttpRequest, *, add: bool = False) -> HttpResponse:
+    case = _session_case(request) if add else None
+    if add and case is None:
+        return redirect("web:status_login")
+    subject = request.session.get(SESSION_SUBJECT)
+    if not add and subject not in Case.Subject.values:
+        return redirect("web:start")
+    form = forms.ServerHashingForm(request.POST or None, request.FILES or None)
+    errors: list[str] = []
+    too_large = int(request.META.get("CONTENT_LENGTH") or 0) > settings.TAKEBACK_MAX_UPLOAD_BYTES
+    if request.method == "POST" and too_large:
+        # The upload handler drops a body over the cap unread; say why.
+        errors.append(
+            _("These files are too large to send together (the limit is %(mb)d MB).")
+            % {"mb": settings.TAKEBACK_MAX_UPLOAD_BYTES // (1024 * 1024)}
+        )
+    elif request.method == "POST" and form.is_valid():
+        items = []
+        for number, file in enumerate(form.cleaned_data["files"], start=1):
+            try:
+                items.append(_hash_in_memory(file))
+            except hashing.HashingError as error:
+                errors.append(_("File %(n)d: %(message)s") % {"n": number, "message": error})
+        if not errors:
+            try:
+                if case is not None:
+                    services.hashes_add(case=case, items=items)
+                    messages.success(request, _("Your images were added to your case."))
+                    return redirect("web:status")
+                if not throttling.case_creation_allowed(client=_client(request)):
+                    raise ApplicationError(
+                        _("Too many cases were started from here. Please try later.")
+                    )
+                created = services.case_create(
+                    items=items,
+                    subject=subject,
+                    with_recovery_code=form.cleaned_data["recovery"],
+                )
+            except ApplicationError as error:
+                errors.append(str(error.message))
+            else:
+                return render(
+                    request,
+                    "web/created.html",
+                    {"created": created, "expires_on": _expiry(created.case)},
+                )
+    return render(request, "web/upload.html", {"form": form, "errors": errors, "add": add})
+
+
+# Case status: PIN login, status, add, withdraw, recovery --------------------------
+
+
+def _lockout_message(lockout: throttling.Lockout) -> str:
+    return _(
+        "For your safety, no more attempts are accepted for the next %(minutes)d minutes. "
+        "This is not your fault, and your case is safe: nothing in it has changed. "
+        "Please wait and try again, or use your recovery code if you have one."
+    ) % {"minutes": lockout.minutes}
+
+
+@sensitive_post_parameters("pin")
+@require_http_methods(["GET", "POST"])
+def status_login(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET" and _session_case(request) is not None:
+        return redirect("web:status")
+    form = forms.CaseLoginForm(request.POST or None)
+    error = None
+    if request.method == "POST" and form.is_valid():
+        number, pin = form.cleaned_data["number"], form.cleaned_data["pin"]
+        scope = {"action": "pin", "number": number, "client": _client(request)}
+        lockout = throttling.secret_lockout_check(**scope)
+        if lockout is not None:
+            error = _lockout_message(lockout)
+        else:
+            case = services.case_authenticate(number=number, pin=pin)
+            if case is None:
+                throttling.secret_failure_record(**scope)
+                lockout = throttling.secret_lockout_check(**scope)
+                error = (
+                    _lockout_message(lockout)
+                    if lockout
+                    else _("That case number and PIN don't match. Please check them and try again.")
+                )
+            else:
+                throttling.secret_success_record(**scope)
+                request.session.cycle_key()
+                request.session[SESSION_CASE] = case.pk
+                request.session[SESSION_CASE_CHECK] = _case_check(case)
+                return redirect("web:status")
+    return render(request, "web/status_login.html", {"form": form, "error": error})
+
+
+@require_GET
+def status(request: HttpRequest) -> HttpResponse:
+    case = _session_case(request)
+    if case is None:
+        return redirect("web:status_login")
+    return render(
+        request,
+        "web/status.html",
+        {
+            "case": case,
+            "items": selectors.case_items(case=case),
+            "distribution": case_distribution(case=case),
+            "expires_on": _expiry(case),
+        },
+    )
+
+
+@require_POST
+def status_logout(request: HttpRequest) -> HttpResponse:
+    request.session.flush()
+    return redirect("web:home")
+
+
+@require_GET
+def status_add(request: HttpRequest) -> HttpResponse:
+    case = _session_case(request)
+    if case is None:
+        return redirect("web:status_login")
+    if case.status != Case.Status.ACTIVE:
+        return redirect("web:status")
+    return render(
+        request,
+        "web/submit.html",
+        {
+            "mode": "add",
+            "endpoint": reverse("web:status_hashes"),
+            "case": case,
+            "strings": submit_page_strings(),
+        },
+    )
+
+
+@require_POST
+def status_hashes(request: HttpRequest) -> JsonResponse:
+    case = _session_case(request)
+    if case is None:
+        return _error(_("Your session has ended. Please open your case again."), 403)
+    try:
+        items = forms.items_from_payload(_json_body(request))
+        added = services.hashes_add(case=case, items=items)
+    except ApplicationError as error:
+        return _error(str(error.message))
+    messages.success(request, _("Your images were added to your case."))
+    return JsonResponse({"added": len(added), "status_url": reverse("web:status")}, status=201)
+
+
+@require_http_methods(["GET", "POST"])
+def item_withdraw(request: HttpRequest, item_id: uuid.UUID) -> HttpResponse:
+    case = _session_case(request)
+    if case is None:
+        return redirect("web:status_login")
+    item = next((i for i in selectors.case_items(case=case) if i.item_id == item_id), None)
+    if item is None or not item.is_active:
+        return redirect("web:status")
+    if request.method == "POST":
+        services.item_withdraw(case=case, item_id=item_id)
+        messages.success(
+            request,
+            _("The hashes of that file were withdrawn. Platforms are told to remove them."),
+        )
+        return redirect("web:status")
+    return render(request, "web/confirm_withdraw.html", {"case": case, "item": item})
+
+
+@require_http_methods(["GET", "POST"])
+def case_withdraw(request: HttpRequest) -> HttpResponse:
+    case = _session_case(request)
+    if case is None:
+        return redirect("web:status_login")
+    if case.status != Case.Status.ACTIVE:
+        return redirect("web:status")
+    if request.method == "POST":
+        services.case_withdraw(case=case)
+        messages.success(
+            request,
+            _("Your case was withdrawn. Platforms are told to remove all of its hashes."),
+        )
+        return redirect("web:status")
+    return render(request, "web/confirm_withdraw.html", {"case": case, "item": None})
+
+
+@sensitive_post_parameters("recovery_code")
+@require_http_methods(["GET", "POST"])
+def recover(request: HttpRequest) -> HttpResponse:
+    form = forms.RecoveryForm(request.POST or None)
+    error = None
+    if request.method == "POST" and form.is_valid():
+        number = form.cleaned_data["number"]
+        scope = {"action": "recovery", "number": number, "client": _client(request)}
+        lockout = throttling.secret_lockout_check(**scope)
+        if lockout is not None:
+            error = _lockout_message(lockout)
+        else:
+            created = services.case_pin_reset(
+                number=number, recovery_code=form.cleaned_data["recovery_code"]
+            )
+            if created is None:
+                throttling.secret_failure_record(**scope)
+                error = _(
+                    "That case number and recovery code don't match. Please check them and "
+                    "try again."
+                )
+            else:
+                throttling.secret_success_record(**scope)
+                return render(
+                    request,
+                    "web/created.html",
+                    {"created": created, "expires_on": _expiry(created.case), "reset": True},
+                )
+    return render(request, "web/recover.html", {"form": form, "error": error})
+
+
+# Caseworkers of a support organisation -------------------------------------------
+
+
+class OrgLoginView(auth_views.LoginView):
+    template_name = "web/org_login.html"
+    redirect_authenticated_user = True
+
+
+@require_POST
+def org_logout(request: HttpRequest) -> HttpResponse:
+    request.session.flush()
+    return redirect("web:home")
+
+
+@login_required
+@require_GET
+def org_cases(request: HttpRequest) -> HttpResponse:
+    organisations = list(selectors.organisations_of_user(user=request.user))
+    rows = [
+        {
+            "organisation": organisation,
+            "cases": [
+                {"case": case, "distribution": case_distribution(case=case)}
+                for case in selectors.organisation_cases(organisation=organisation)[:200]
+            ],
+        }
+        for organisation in organisations
+    ]
+    # A caseworker helps a victim through the same eligibility questions.
+    return render(request, "web/org_cases.html", {"rows": rows})

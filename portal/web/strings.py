@@ -1,0 +1,49 @@
+"""Messages the hashing page's script shows, translated on the server.
+
+They reach the page as a JSON data block (json_script), which the CSP allows:
+it is data, never run as script.
+"""
+
+from django.utils.translation import gettext as _
+
+from hashing.pdq import PDQ_QUALITY_FLOOR
+
+
+def submit_page_strings() -> dict[str, str]:
+    return {
+        "waiting": _("Waiting…"),
+        "reading": _("Reading the file on this device…"),
+        "hashing": _("Making the fingerprint…"),
+        "ready": _("Ready: fingerprints made on this device."),
+        "video": _("Ready: this video's exact fingerprints were made on this device."),
+        "low_quality": _(
+            "This picture has very little detail (quality {quality} of 100; {floor} is "
+            "needed), so altered copies can't be matched reliably and only exact copies "
+            "will be blocked. If you can, choose the original photo rather than a "
+            "screenshot, a thumbnail or a cropped copy."
+        ),
+        "quality_floor": str(PDQ_QUALITY_FLOOR),
+        "not_media": _("This is not a photo or a video, so it was left out."),
+        "unreadable": _("This file couldn't be read as an image. It may be damaged."),
+        "too_large": _("This image is too large to hash on this device."),
+        "unsupported": _("This browser can't open this kind of photo (for example HEIC)."),
+        "server_option": _("You can use server-side hashing instead."),
+        "failed": _("Something went wrong while hashing this file."),
+        "remove": _("Remove"),
+        "remove_named": _("Remove {name}"),
+        "preview": _("Preview of {name}"),
+        "progress": _("Progress for {name}"),
+        "count": _("{ready} of {total} files ready."),
+        "none_ready": _("No file is ready to submit yet."),
+        "submit": _("Submit fingerprints of {n} files"),
+        "sending": _("Sending fingerprints…"),
+        "network": _("The fingerprints couldn't be sent. Check your connection and try again."),
+        "copied": _("Copied."),
+        "copy_failed": _("Copying didn't work here; please write them down."),
+        "file_label": _("Takeback case"),
+        "number_label": _("Case number"),
+        "pin_label": _("PIN"),
+        "recovery_label": _("Recovery code"),
+        "expiry_label": _("Hashes shared until"),
+        "status_label": _("Check or withdraw your case at"),
+    }
