@@ -11,6 +11,7 @@
 // onto white with out = floor((c*a + 255*(255-a) + 127) / 255).
 
 import { digestBlob } from "./digest.js";
+import { PixelBuffer, fastPathAvailable } from "./fast.js";
 import { imagehashesFromGrey } from "./imagehash.js";
 import { pdqFromLuma } from "./pdq.js";
 
@@ -53,10 +54,12 @@ function isHeif(blob) {
 }
 
 /**
- * Decode with the browser's own decoder as the policy requires, and return RGBA pixels.
- * `colorSpaceConversion: "none"` leaves ICC profiles unapplied, as Pillow does.
+ * Decode with the browser's own decoder as the policy requires.
+ * `colorSpaceConversion: "none"` leaves ICC profiles unapplied, as Pillow does;
+ * `imageOrientation: "from-image"` applies the EXIF orientation, as the server does.
+ * @returns {Promise<ImageBitmap>} the caller must close() it
  */
-export async function decodeToRgba(blob) {
+export async function decodeBitmap(blob) {
   let bitmap;
   try {
     bitmap = await createImageBitmap(blob, {
@@ -64,28 +67,87 @@ export async function decodeToRgba(blob) {
       colorSpaceConversion: "none",
       premultiplyAlpha: "none",
     });
-  } catch (err) {
+  } catch {
     if (isHeif(blob)) {
       throw new HashingError(
         "unsupported",
         "This browser cannot open HEIC/HEIF photos. Convert it to JPEG, or choose server-side hashing.",
       );
     }
-    throw new HashingError("unreadable", "This file could not be read as an image. It may be damaged or in a format this browser does not support.");
+    throw new HashingError(
+      "unreadable",
+      "This file could not be read as an image. It may be damaged or in a format this browser does not support.",
+    );
   }
+  const { width, height } = bitmap;
+  if (width * height > MAX_PIXELS) {
+    bitmap.close();
+    throw new HashingError(
+      "too-large",
+      `This image is too large to hash: it is ${width}x${height} pixels; the limit is ${MAX_PIXELS / 1e6} megapixels.`,
+    );
+  }
+  return bitmap;
+}
+
+const EIGHT_BIT_FORMATS = new Set(["RGBA", "RGBX", "BGRA", "BGRX"]);
+
+// Copy through a VideoFrame: one conversion straight into `target`, where the canvas path
+// premultiplies on draw and un-premultiplies on read. Both give the same bytes (the parity
+// tests check each); returns false where VideoFrame cannot do it, for the canvas to take over.
+async function readViaVideoFrame(bitmap, target) {
+  if (typeof VideoFrame !== "function") return false;
+  let frame;
+  try {
+    frame = new VideoFrame(bitmap, { timestamp: 0 });
+    // Chromium keeps an EXIF orientation as frame metadata (rotation/flip) and copyTo()
+    // returns the stored, unrotated pixels: leave those to the canvas, which applies it.
+    // Without the rotation/flip attributes we cannot tell, so the canvas is used then too.
+    const oriented = !("rotation" in frame) || frame.rotation !== 0 || frame.flip !== false;
+    if (
+      oriented ||
+      !EIGHT_BIT_FORMATS.has(frame.format) ||
+      frame.codedWidth !== bitmap.width ||
+      frame.codedHeight !== bitmap.height
+    ) {
+      return false;
+    }
+    await frame.copyTo(target, { format: "RGBA" });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    if (frame) frame.close();
+  }
+}
+
+function readViaCanvas(bitmap, target) {
+  const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+  const ctx = canvas.getContext("2d", { willReadFrequently: true });
+  ctx.drawImage(bitmap, 0, 0);
+  target.set(ctx.getImageData(0, 0, bitmap.width, bitmap.height).data);
+}
+
+/**
+ * Un-premultiplied 8-bit RGBA of a decoded bitmap, written into `target`
+ * (width * height * 4 bytes). `readback` forces "videoframe" or "canvas" (for tests).
+ * @returns {Promise<string>} the method used
+ */
+export async function readPixels(bitmap, target, readback = "auto") {
+  if (readback !== "canvas" && (await readViaVideoFrame(bitmap, target))) return "videoframe";
+  if (readback === "videoframe") throw new Error("VideoFrame read-back is not available");
+  readViaCanvas(bitmap, target);
+  return "canvas";
+}
+
+/** Decode a file to RGBA following the policy (before flattening). */
+export async function decodeToRgba(blob, { readback = "auto" } = {}) {
+  const bitmap = await decodeBitmap(blob);
   try {
     const { width, height } = bitmap;
-    if (width * height > MAX_PIXELS) {
-      throw new HashingError(
-        "too-large",
-        `This image is too large to hash: it is ${width}x${height} pixels; the limit is ${MAX_PIXELS / 1e6} megapixels.`,
-      );
-    }
-    const canvas = new OffscreenCanvas(width, height);
-    const ctx = canvas.getContext("2d", { willReadFrequently: true, alpha: true });
-    ctx.drawImage(bitmap, 0, 0);
-    const rgba = ctx.getImageData(0, 0, width, height).data;
-    return { rgba, width, height };
+    const rgba = new Uint8Array(width * height * 4);
+    const method = await readPixels(bitmap, rgba, readback);
+    return { rgba, width, height, method };
   } finally {
     bitmap.close();
   }
@@ -141,6 +203,22 @@ export function hashPixels(pixels, width, height, channels) {
 }
 
 /**
+ * PDQ, pHash and dHash of a decoded bitmap: through WebAssembly (fast.js) where it runs,
+ * else through the JavaScript modules. Both give the same bits.
+ */
+export async function hashBitmap(bitmap, { engine = "auto", readback = "auto" } = {}) {
+  const { width, height } = bitmap;
+  if (engine !== "js" && width > 64 && height > 64 && fastPathAvailable()) {
+    const buffer = new PixelBuffer(width, height);
+    await readPixels(bitmap, buffer.rgba, readback);
+    return buffer.hash();
+  }
+  const rgba = new Uint8Array(width * height * 4);
+  await readPixels(bitmap, rgba, readback);
+  return hashPixels(flattenOnWhite(rgba), width, height, 4);
+}
+
+/**
  * Hash a File or Blob on this device.
  * @param {Blob} blob
  * @param {{onProgress?: (p: {stage: string, done: number, total: number}) => void}} [options]
@@ -154,18 +232,21 @@ export async function hashFile(blob, options = {}) {
   if (media !== "image") {
     return { media, ...(await digests) };
   }
-  let pixels;
+  let hashes;
   try {
     onProgress({ stage: "decode", done: 0, total: 1 });
-    pixels = await decodeToRgba(blob);
+    const bitmap = await decodeBitmap(blob);
+    try {
+      onProgress({ stage: "hash", done: 0, total: 1 });
+      hashes = await hashBitmap(bitmap, options);
+    } finally {
+      bitmap.close();
+    }
   } catch (err) {
     // Let the digests finish (or fail) before reporting, so no read is left running.
     await digests.catch(() => {});
     throw err;
   }
-  onProgress({ stage: "hash", done: 0, total: 1 });
-  const { rgba, width, height } = pixels;
-  const hashes = hashPixels(flattenOnWhite(rgba), width, height, 4);
   const { md5, sha256 } = await digests;
   onProgress({ stage: "done", done: 1, total: 1 });
   return { media, md5, sha256, ...hashes };

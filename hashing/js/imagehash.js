@@ -47,7 +47,7 @@ function lanczos(x) {
  * Pillow's precompute_coeffs + normalize_coeffs_8bpc for a full-range box (0..inSize):
  * per output pixel, the first input index, the count, and Int32 fixed-point weights.
  */
-function precomputeCoeffs(inSize, outSize) {
+export function lanczosCoefficients(inSize, outSize) {
   const scale = inSize / outSize;
   const filterscale = scale < 1.0 ? 1.0 : scale;
   const support = LANCZOS_SUPPORT * filterscale;
@@ -89,50 +89,38 @@ function clip8(ss) {
 }
 
 /**
- * Pillow's `Image.resize((outW, outH), Image.Resampling.LANCZOS)` on an 8-bit "L" image.
- * @param {Uint8Array} grey width*height
- * @returns {Uint8Array} outW*outH
+ * Pillow's ImagingResampleHorizontal_8bpc on an "L" image: rows [row0, row0 + nrows) of
+ * `src` (width `width`) into a new nrows x outW image.
  */
-export function resizeLanczosL(grey, width, height, outW, outH) {
-  if (width === outW && height === outH) return grey.slice();
-  const vert = precomputeCoeffs(height, outH);
-  let src = grey;
-  let srcW = width;
-  const rowOffset = [0];
-  const needHorizontal = outW !== width;
-  const needVertical = outH !== height;
-  let yFirst = 0;
-  if (needHorizontal) {
-    // Only the source rows the vertical pass will read, as Pillow does.
-    yFirst = vert.bounds[0];
-    const yLast = vert.bounds[outH * 2 - 2] + vert.bounds[outH * 2 - 1];
-    const horiz = precomputeCoeffs(width, outW);
-    const tempRows = yLast - yFirst;
-    const temp = new Uint8Array(outW * tempRows);
-    const { ksize, bounds, kk } = horiz;
-    const half = 1 << (PRECISION_BITS - 1);
-    for (let yy = 0; yy < tempRows; yy++) {
-      const rowBase = (yy + yFirst) * width;
-      for (let xx = 0; xx < outW; xx++) {
-        const xmin = bounds[xx * 2];
-        const xmax = bounds[xx * 2 + 1];
-        const kBase = xx * ksize;
-        const pBase = rowBase + xmin;
-        let ss = half;
-        for (let x = 0; x < xmax; x++) ss += grey[pBase + x] * kk[kBase + x];
-        temp[yy * outW + xx] = clip8(ss);
-      }
+function resampleHorizontalL(src, width, row0, nrows, outW, coeffs) {
+  const { ksize, bounds, kk } = coeffs;
+  const out = new Uint8Array(outW * nrows);
+  const half = 1 << (PRECISION_BITS - 1);
+  for (let yy = 0; yy < nrows; yy++) {
+    const rowBase = (yy + row0) * width;
+    for (let xx = 0; xx < outW; xx++) {
+      const xmin = bounds[xx * 2];
+      const xmax = bounds[xx * 2 + 1];
+      const kBase = xx * ksize;
+      const pBase = rowBase + xmin;
+      let ss = half;
+      for (let x = 0; x < xmax; x++) ss += src[pBase + x] * kk[kBase + x];
+      out[yy * outW + xx] = clip8(ss);
     }
-    src = temp;
-    srcW = outW;
   }
-  rowOffset[0] = yFirst;
-  if (!needVertical) return src;
-  const out = new Uint8Array(outW * outH);
-  const { ksize, bounds, kk } = vert;
+  return out;
+}
+
+/**
+ * Pillow's ImagingResampleVertical_8bpc: `src` (srcW wide) down to outH rows. Row indices
+ * in `coeffs` are shifted by `rowOffset`, the first source row kept by the horizontal pass.
+ */
+export function resampleVerticalL(src, srcW, outH, coeffs, rowOffset) {
+  const { ksize, bounds, kk } = coeffs;
+  const out = new Uint8Array(srcW * outH);
   const half = 1 << (PRECISION_BITS - 1);
   for (let yy = 0; yy < outH; yy++) {
-    const ymin = bounds[yy * 2] - rowOffset[0];
+    const ymin = bounds[yy * 2] - rowOffset;
     const ymax = bounds[yy * 2 + 1];
     const kBase = yy * ksize;
     for (let xx = 0; xx < srcW; xx++) {
@@ -142,6 +130,34 @@ export function resizeLanczosL(grey, width, height, outW, outH) {
     }
   }
   return out;
+}
+
+/** The source rows [first, last) that Pillow's vertical pass reads. */
+export function rowsNeeded(vert, outH) {
+  return { first: vert.bounds[0], last: vert.bounds[outH * 2 - 2] + vert.bounds[outH * 2 - 1] };
+}
+
+/**
+ * Pillow's `Image.resize((outW, outH), Image.Resampling.LANCZOS)` on an 8-bit "L" image,
+ * including its shortcuts: no pass along an axis whose size does not change.
+ * @param {Uint8Array} grey width*height
+ * @returns {Uint8Array} outW*outH
+ */
+export function resizeLanczosL(grey, width, height, outW, outH) {
+  if (width === outW && height === outH) return grey.slice();
+  const vert = lanczosCoefficients(height, outH);
+  let src = grey;
+  let srcW = width;
+  let rowOffset = 0;
+  if (outW !== width) {
+    // Only the source rows the vertical pass will read, as Pillow does.
+    const { first, last } = rowsNeeded(vert, outH);
+    src = resampleHorizontalL(grey, width, first, last - first, outW, lanczosCoefficients(width, outW));
+    srcW = outW;
+    rowOffset = first;
+  }
+  if (outH === height) return src;
+  return resampleVerticalL(src, srcW, outH, vert, rowOffset);
 }
 
 // Unnormalised DCT-II (scipy's type 2, norm=None): y[k] = 2 * sum x[n] cos(pi k (2n+1) / 2N).
@@ -188,8 +204,12 @@ function dct32Low8(input, off, stride, out, outOff, outStride) {
  * @returns {string} 16 lower-case hex digits
  */
 export function phashFromGrey(grey, width, height) {
+  return phashFromThumbnail(resizeLanczosL(grey, width, height, 32, 32));
+}
+
+/** pHash of the 32x32 Lanczos thumbnail. */
+export function phashFromThumbnail(px) {
   const n = 32;
-  const px = resizeLanczosL(grey, width, height, n, n);
   // DCT along axis 0 (down each column); only rows 0..7 of the result are needed.
   const cols = new Float64Array(8 * n);
   for (let j = 0; j < n; j++) dct32Low8(px, j, n, cols, j, n);
@@ -210,7 +230,11 @@ export function phashFromGrey(grey, width, height) {
  * @returns {string} 16 lower-case hex digits
  */
 export function dhashFromGrey(grey, width, height) {
-  const px = resizeLanczosL(grey, width, height, 9, 8);
+  return dhashFromThumbnail(resizeLanczosL(grey, width, height, 9, 8));
+}
+
+/** dHash of the 9x8 Lanczos thumbnail. */
+export function dhashFromThumbnail(px) {
   const bits = new Uint8Array(64);
   for (let r = 0; r < 8; r++) {
     for (let c = 0; c < 8; c++) bits[r * 8 + c] = px[r * 9 + c + 1] > px[r * 9 + c] ? 1 : 0;

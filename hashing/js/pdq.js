@@ -294,27 +294,43 @@ export function pdqFromLuma(luma, numCols, numRows, scratch) {
   if (numRows < MIN_HASHABLE_DIM || numCols < MIN_HASHABLE_DIM) {
     return { hash: "0".repeat(64), quality: 0 };
   }
-  const b64 = new Float32Array(64 * 64);
   if (numRows === 64 && numCols === 64) {
     // The reference skips the filter when the input is already 64x64.
-    b64.set(luma.subarray(0, 64 * 64));
-  } else {
-    const buffer2 = scratch || new Float32Array(numRows * numCols);
-    jaroszFilter(
-      luma,
-      buffer2,
-      numRows,
-      numCols,
-      jaroszWindowSize(numCols, DOWNSAMPLE_DIM),
-      jaroszWindowSize(numRows, DOWNSAMPLE_DIM),
-      NUM_JAROSZ_XY_PASSES,
-    );
-    decimate(luma, numRows, numCols, b64);
+    return pdqFromFiltered(luma, numCols, numRows);
   }
+  const buffer2 = scratch || new Float32Array(numRows * numCols);
+  jaroszFilter(
+    luma,
+    buffer2,
+    numRows,
+    numCols,
+    jaroszWindowSize(numCols, DOWNSAMPLE_DIM),
+    jaroszWindowSize(numRows, DOWNSAMPLE_DIM),
+    NUM_JAROSZ_XY_PASSES,
+  );
+  return pdqFromFiltered(luma, numCols, numRows);
+}
+
+/**
+ * The steps after the tent filter: decimate to 64x64, quality, DCT, bits. For callers that
+ * ran the filter themselves (fast.js); `filtered` must be the filter's output.
+ */
+export function pdqFromFiltered(filtered, numCols, numRows) {
+  const b64 = new Float32Array(64 * 64);
+  decimate(filtered, numRows, numCols, b64);
   const quality = qualityMetric(b64);
   const dct16 = new Float32Array(256);
   dct64To16(b64, dct16);
   return { hash: bitsToHex(dct16), quality };
+}
+
+/** Window sizes and pass count of PDQ's tent filter for an image of this size. */
+export function jaroszPlan(numCols, numRows) {
+  return {
+    windowAlongRows: jaroszWindowSize(numCols, DOWNSAMPLE_DIM),
+    windowAlongCols: jaroszWindowSize(numRows, DOWNSAMPLE_DIM),
+    passes: NUM_JAROSZ_XY_PASSES,
+  };
 }
 
 /**

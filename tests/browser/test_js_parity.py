@@ -17,6 +17,7 @@ test-artifacts/browser-parity.md.
 from __future__ import annotations
 
 import hashlib
+import itertools
 from pathlib import Path
 
 import pytest
@@ -66,13 +67,26 @@ def test_algorithm_layer_is_bit_identical_on_the_servers_pixels(
         width, height, pixels = decoded_pixels(image.path)
         expected = reference_hashes(width, height, pixels)
         url = hashing_site.add(f"pixels/{index}.raw", pixels)
-        got = hashing_page.evaluate(
+        engines = hashing_page.evaluate(
             """async ([url, width, height]) => {
                 const pixels = new Uint8Array(await (await fetch(url)).arrayBuffer());
-                return window.takeback.hashing.hashPixels(pixels, width, height, 3);
+                const { hashing, fast } = window.takeback;
+                const js = hashing.hashPixels(pixels, width, height, 3);
+                if (width <= 64 || height <= 64) return { js, wasm: js };
+                // The WebAssembly engine on the same pixels, as RGBA.
+                const buffer = new fast.PixelBuffer(width, height);
+                for (let i = 0, j = 0; j < pixels.length; i += 4, j += 3) {
+                    buffer.rgba[i] = pixels[j];
+                    buffer.rgba[i + 1] = pixels[j + 1];
+                    buffer.rgba[i + 2] = pixels[j + 2];
+                    buffer.rgba[i + 3] = 255;
+                }
+                return { js, wasm: buffer.hash() };
             }""",
             [url, width, height],
         )
+        got = engines["js"]
+        assert engines["wasm"] == got, f"{image.name}: WebAssembly and JavaScript engines differ"
         same = {key: got[key] == expected[key] for key in expected}
         lines.append(
             f"| {image.name} | {width}x{height} | "
@@ -94,14 +108,14 @@ def test_browser_decoding_matches_the_server_pixel_for_pixel_on_lossless_files(
 ) -> None:
     """The browser's own decode + orientation + flattening gives the server's exact RGB."""
     mismatched = []
-    for image in parity_images:
-        if image.kind != LOSSLESS:
-            continue
+    lossless = [image for image in parity_images if image.kind == LOSSLESS]
+    for image, readback in itertools.product(lossless, ("videoframe", "canvas")):
         width, height, pixels = decoded_pixels(image.path)
         got = hashing_page.evaluate(
-            """async (url) => {
+            """async ([url, readback]) => {
                 const blob = await (await fetch(url)).blob();
-                const { rgba, width, height } = await window.takeback.hashing.decodeToRgba(blob);
+                const { rgba, width, height } = await window.takeback.hashing.decodeToRgba(
+                    blob, { readback });
                 window.takeback.hashing.flattenOnWhite(rgba);
                 const rgb = new Uint8Array(width * height * 3);
                 for (let i = 0, j = 0; i < rgba.length; i += 4, j += 3) {
@@ -111,11 +125,11 @@ def test_browser_decoding_matches_the_server_pixel_for_pixel_on_lossless_files(
                 const hex = Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
                 return { width, height, sha256: hex };
             }""",
-            "/" + image.name,
+            ["/" + image.name, readback],
         )
         expected = {"width": width, "height": height, "sha256": hashlib.sha256(pixels).hexdigest()}
         if got != expected:
-            mismatched.append(image.name)
+            mismatched.append((image.name, readback))
     assert mismatched == []
 
 
@@ -137,16 +151,31 @@ def test_flattening_matches_the_server_for_every_colour_and_alpha(
     Image.fromarray(rgba, "RGBA").save(path)
     url = hashing_site.add("generated/alpha-grid.png", path.read_bytes())
     _, _, expected = decoded_pixels(path)
+    for readback in ("videoframe", "canvas"):
+        got = hashing_page.evaluate(
+            """async ([url, readback]) => {
+                const blob = await (await fetch(url)).blob();
+                const { rgba } = await window.takeback.hashing.decodeToRgba(blob, { readback });
+                window.takeback.hashing.flattenOnWhite(rgba);
+                return Array.from(rgba.filter((_, i) => i % 4 !== 3));
+            }""",
+            [url, readback],
+        )
+        assert bytes(got) == expected, readback
+    # And through the WebAssembly engine, which flattens in its own loop.
     got = hashing_page.evaluate(
         """async (url) => {
             const blob = await (await fetch(url)).blob();
-            const { rgba } = await window.takeback.hashing.decodeToRgba(blob);
-            window.takeback.hashing.flattenOnWhite(rgba);
-            return Array.from(rgba.filter((_, i) => i % 4 !== 3));
+            const { hashing } = window.takeback;
+            const bitmap = await hashing.decodeBitmap(blob);
+            const wasm = await hashing.hashBitmap(bitmap, { engine: "auto" });
+            const js = await hashing.hashBitmap(bitmap, { engine: "js" });
+            bitmap.close();
+            return { wasm, js };
         }""",
         url,
     )
-    assert bytes(got) == expected
+    assert got["wasm"] == got["js"] == reference_hashes(256, 256, expected)
 
 
 def test_whole_pipeline_in_a_worker_matches_the_server(

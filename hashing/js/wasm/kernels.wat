@@ -1,0 +1,313 @@
+;; Hot loops of hashing/js, in WebAssembly with 128-bit SIMD.
+;;
+;; Each function performs exactly the arithmetic of its JavaScript twin (pdq.js,
+;; imagehash.js, hashing.js), which follow the C/C++ references: f32 operations where the
+;; reference uses float (WebAssembly's f32 add/sub/div are IEEE single precision with
+;; round-to-nearest, like C's float on x86-64 SSE), f64 where NumPy uses float64, and exact
+;; integer sums for Pillow's fixed-point resampler (order does not matter there). The parity
+;; tests in tests/browser/ check the result bit for bit against the Python side.
+;;
+;; Build: see README.md beside this file. All pointers are byte offsets into the memory the
+;; caller provides.
+(module
+  (import "env" "memory" (memory 1))
+
+  ;; Flatten transparent pixels onto white in place (hashing.js flattenOnWhite):
+  ;; c' = (c*a + 255*(255-a) + 127) / 255, integer division.
+  (func $flatten1 (param $p i32)
+    (local $a i32) (local $bg i32)
+    (local.set $a (i32.load8_u offset=3 (local.get $p)))
+    (if (i32.ne (local.get $a) (i32.const 255))
+      (then
+        (local.set $bg (i32.add (i32.mul (i32.const 255) (i32.sub (i32.const 255) (local.get $a))) (i32.const 127)))
+        (i32.store8 (local.get $p)
+          (i32.div_u (i32.add (i32.mul (i32.load8_u (local.get $p)) (local.get $a)) (local.get $bg)) (i32.const 255)))
+        (i32.store8 offset=1 (local.get $p)
+          (i32.div_u (i32.add (i32.mul (i32.load8_u offset=1 (local.get $p)) (local.get $a)) (local.get $bg)) (i32.const 255)))
+        (i32.store8 offset=2 (local.get $p)
+          (i32.div_u (i32.add (i32.mul (i32.load8_u offset=2 (local.get $p)) (local.get $a)) (local.get $bg)) (i32.const 255)))
+        (i32.store8 offset=3 (local.get $p) (i32.const 255)))))
+
+  ;; One pass over n RGBA pixels: flatten alpha, then PDQ's float32 luminance
+  ;; f32(R*0.299 + G*0.587 + B*0.114 in f64) and Pillow's greyscale
+  ;; (R*19595 + G*38470 + B*7471 + 0x8000) >> 16. Returns 1 if any pixel was translucent.
+  (func (export "prep") (param $rgba i32) (param $n i32) (param $luma i32) (param $grey i32) (result i32)
+    (local $i i32) (local $p i32) (local $n4 i32) (local $any i32)
+    (local $v v128) (local $r v128) (local $g v128) (local $b v128)
+    (local $lo v128) (local $hi v128) (local $gi v128)
+    (local $rr i32) (local $gg i32) (local $bb i32)
+    (local.set $n4 (i32.and (local.get $n) (i32.const -4)))
+    (block $done
+      (loop $quad
+        (br_if $done (i32.ge_u (local.get $i) (local.get $n4)))
+        (local.set $p (i32.add (local.get $rgba) (i32.shl (local.get $i) (i32.const 2))))
+        (local.set $v (v128.load (local.get $p)))
+        ;; All four alphas 255? Otherwise flatten these four pixels first.
+        (if (i32.eqz (i32x4.all_true
+              (i32x4.eq (v128.and (local.get $v) (v128.const i32x4 0xff000000 0xff000000 0xff000000 0xff000000))
+                        (v128.const i32x4 0xff000000 0xff000000 0xff000000 0xff000000))))
+          (then
+            (local.set $any (i32.const 1))
+            (call $flatten1 (local.get $p))
+            (call $flatten1 (i32.add (local.get $p) (i32.const 4)))
+            (call $flatten1 (i32.add (local.get $p) (i32.const 8)))
+            (call $flatten1 (i32.add (local.get $p) (i32.const 12)))
+            (local.set $v (v128.load (local.get $p)))))
+        (local.set $r (i8x16.swizzle (local.get $v) (v128.const i8x16 0 -1 -1 -1 4 -1 -1 -1 8 -1 -1 -1 12 -1 -1 -1)))
+        (local.set $g (i8x16.swizzle (local.get $v) (v128.const i8x16 1 -1 -1 -1 5 -1 -1 -1 9 -1 -1 -1 13 -1 -1 -1)))
+        (local.set $b (i8x16.swizzle (local.get $v) (v128.const i8x16 2 -1 -1 -1 6 -1 -1 -1 10 -1 -1 -1 14 -1 -1 -1)))
+        ;; Luminance of pixels 0,1 then 2,3 in f64, in NumPy's order ((R*cr + G*cg) + B*cb).
+        (local.set $lo
+          (f64x2.add
+            (f64x2.add
+              (f64x2.mul (f64x2.convert_low_i32x4_u (local.get $r)) (v128.const f64x2 0.299 0.299))
+              (f64x2.mul (f64x2.convert_low_i32x4_u (local.get $g)) (v128.const f64x2 0.587 0.587)))
+            (f64x2.mul (f64x2.convert_low_i32x4_u (local.get $b)) (v128.const f64x2 0.114 0.114))))
+        (local.set $hi
+          (f64x2.add
+            (f64x2.add
+              (f64x2.mul (f64x2.convert_low_i32x4_u
+                (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $r) (local.get $r)))
+                (v128.const f64x2 0.299 0.299))
+              (f64x2.mul (f64x2.convert_low_i32x4_u
+                (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $g) (local.get $g)))
+                (v128.const f64x2 0.587 0.587)))
+            (f64x2.mul (f64x2.convert_low_i32x4_u
+              (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $b) (local.get $b)))
+              (v128.const f64x2 0.114 0.114))))
+        (v128.store (i32.add (local.get $luma) (i32.shl (local.get $i) (i32.const 2)))
+          (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+            (f32x4.demote_f64x2_zero (local.get $lo))
+            (f32x4.demote_f64x2_zero (local.get $hi))))
+        (local.set $gi
+          (i32x4.shr_u
+            (i32x4.add
+              (i32x4.add
+                (i32x4.add
+                  (i32x4.mul (local.get $r) (v128.const i32x4 19595 19595 19595 19595))
+                  (i32x4.mul (local.get $g) (v128.const i32x4 38470 38470 38470 38470)))
+                (i32x4.mul (local.get $b) (v128.const i32x4 7471 7471 7471 7471)))
+              (v128.const i32x4 0x8000 0x8000 0x8000 0x8000))
+            (i32.const 16)))
+        (local.set $gi (i16x8.narrow_i32x4_u (local.get $gi) (local.get $gi)))
+        (v128.store32_lane 0 (i32.add (local.get $grey) (local.get $i))
+          (i8x16.narrow_i16x8_u (local.get $gi) (local.get $gi)))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $quad)))
+    ;; The last n % 4 pixels, one at a time.
+    (block $tail_done
+      (loop $tail
+        (br_if $tail_done (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $p (i32.add (local.get $rgba) (i32.shl (local.get $i) (i32.const 2))))
+        (if (i32.ne (i32.load8_u offset=3 (local.get $p)) (i32.const 255))
+          (then (local.set $any (i32.const 1)) (call $flatten1 (local.get $p))))
+        (local.set $rr (i32.load8_u (local.get $p)))
+        (local.set $gg (i32.load8_u offset=1 (local.get $p)))
+        (local.set $bb (i32.load8_u offset=2 (local.get $p)))
+        (f32.store (i32.add (local.get $luma) (i32.shl (local.get $i) (i32.const 2)))
+          (f32.demote_f64
+            (f64.add
+              (f64.add
+                (f64.mul (f64.convert_i32_u (local.get $rr)) (f64.const 0.299))
+                (f64.mul (f64.convert_i32_u (local.get $gg)) (f64.const 0.587)))
+              (f64.mul (f64.convert_i32_u (local.get $bb)) (f64.const 0.114)))))
+        (i32.store8 (i32.add (local.get $grey) (local.get $i))
+          (i32.shr_u
+            (i32.add
+              (i32.add
+                (i32.add (i32.mul (local.get $rr) (i32.const 19595)) (i32.mul (local.get $gg) (i32.const 38470)))
+                (i32.mul (local.get $bb) (i32.const 7471)))
+              (i32.const 0x8000))
+            (i32.const 16)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $tail)))
+    (local.get $any))
+
+  ;; Load element j (byte offset $off) of four rows into one f32x4.
+  (func $gather (param $a0 i32) (param $a1 i32) (param $a2 i32) (param $a3 i32) (param $off i32) (result v128)
+    (f32x4.replace_lane 3
+      (f32x4.replace_lane 2
+        (f32x4.replace_lane 1
+          (f32x4.splat (f32.load (i32.add (local.get $a0) (local.get $off))))
+          (f32.load (i32.add (local.get $a1) (local.get $off))))
+        (f32.load (i32.add (local.get $a2) (local.get $off))))
+      (f32.load (i32.add (local.get $a3) (local.get $off)))))
+
+  (func $scatter (param $a0 i32) (param $a1 i32) (param $a2 i32) (param $a3 i32) (param $off i32) (param $v v128)
+    (f32.store (i32.add (local.get $a0) (local.get $off)) (f32x4.extract_lane 0 (local.get $v)))
+    (f32.store (i32.add (local.get $a1) (local.get $off)) (f32x4.extract_lane 1 (local.get $v)))
+    (f32.store (i32.add (local.get $a2) (local.get $off)) (f32x4.extract_lane 2 (local.get $v)))
+    (f32.store (i32.add (local.get $a3) (local.get $off)) (f32x4.extract_lane 3 (local.get $v))))
+
+  ;; PDQ's box1DFloat along every row (pdq.js boxAlongRows), four rows per SIMD vector.
+  ;; The last group repeats the final row where fewer than four remain: it computes the same
+  ;; values into the same place.
+  (func (export "boxRows") (param $in i32) (param $out i32) (param $rows i32) (param $cols i32) (param $window i32)
+    (local $half i32) (local $p1 i32) (local $p2 i32) (local $p3 i32) (local $p4 i32)
+    (local $r i32) (local $k i32) (local $stride i32) (local $last i32)
+    (local $i0 i32) (local $i1 i32) (local $i2 i32) (local $i3 i32)
+    (local $o0 i32) (local $o1 i32) (local $o2 i32) (local $o3 i32)
+    (local $li i32) (local $ri i32) (local $oi i32) (local $size f32)
+    (local $sum v128)
+    (local.set $half (i32.div_s (i32.add (local.get $window) (i32.const 2)) (i32.const 2)))
+    (local.set $p1 (i32.sub (local.get $half) (i32.const 1)))
+    (local.set $p2 (i32.add (i32.sub (local.get $window) (local.get $half)) (i32.const 1)))
+    (local.set $p3 (i32.sub (local.get $cols) (local.get $window)))
+    (local.set $p4 (i32.sub (local.get $half) (i32.const 1)))
+    (local.set $stride (i32.shl (local.get $cols) (i32.const 2)))
+    (local.set $last (i32.sub (local.get $rows) (i32.const 1)))
+    (block $rows_done
+      (loop $row_group
+        (br_if $rows_done (i32.ge_s (local.get $r) (local.get $rows)))
+        (local.set $i0 (i32.add (local.get $in) (i32.mul (local.get $r) (local.get $stride))))
+        (local.set $o0 (i32.add (local.get $out) (i32.mul (local.get $r) (local.get $stride))))
+        (local.set $k (select (i32.add (local.get $r) (i32.const 1)) (local.get $last) (i32.lt_s (i32.add (local.get $r) (i32.const 1)) (local.get $rows))))
+        (local.set $i1 (i32.add (local.get $in) (i32.mul (local.get $k) (local.get $stride))))
+        (local.set $o1 (i32.add (local.get $out) (i32.mul (local.get $k) (local.get $stride))))
+        (local.set $k (select (i32.add (local.get $r) (i32.const 2)) (local.get $last) (i32.lt_s (i32.add (local.get $r) (i32.const 2)) (local.get $rows))))
+        (local.set $i2 (i32.add (local.get $in) (i32.mul (local.get $k) (local.get $stride))))
+        (local.set $o2 (i32.add (local.get $out) (i32.mul (local.get $k) (local.get $stride))))
+        (local.set $k (select (i32.add (local.get $r) (i32.const 3)) (local.get $last) (i32.lt_s (i32.add (local.get $r) (i32.const 3)) (local.get $rows))))
+        (local.set $i3 (i32.add (local.get $in) (i32.mul (local.get $k) (local.get $stride))))
+        (local.set $o3 (i32.add (local.get $out) (i32.mul (local.get $k) (local.get $stride))))
+        (local.set $sum (v128.const f32x4 0 0 0 0))
+        (local.set $size (f32.const 0))
+        (local.set $li (i32.const 0))
+        (local.set $ri (i32.const 0))
+        (local.set $oi (i32.const 0))
+        ;; Phase 1: accumulate, no writes.
+        (local.set $k (i32.const 0))
+        (block $e1 (loop $l1
+          (br_if $e1 (i32.ge_s (local.get $k) (local.get $p1)))
+          (local.set $sum (f32x4.add (local.get $sum)
+            (call $gather (local.get $i0) (local.get $i1) (local.get $i2) (local.get $i3) (local.get $ri))))
+          (local.set $ri (i32.add (local.get $ri) (i32.const 4)))
+          (local.set $size (f32.add (local.get $size) (f32.const 1)))
+          (local.set $k (i32.add (local.get $k) (i32.const 1)))
+          (br $l1)))
+        ;; Phase 2: accumulate and write with a growing window.
+        (local.set $k (i32.const 0))
+        (block $e2 (loop $l2
+          (br_if $e2 (i32.ge_s (local.get $k) (local.get $p2)))
+          (local.set $sum (f32x4.add (local.get $sum)
+            (call $gather (local.get $i0) (local.get $i1) (local.get $i2) (local.get $i3) (local.get $ri))))
+          (local.set $ri (i32.add (local.get $ri) (i32.const 4)))
+          (local.set $size (f32.add (local.get $size) (f32.const 1)))
+          (call $scatter (local.get $o0) (local.get $o1) (local.get $o2) (local.get $o3) (local.get $oi)
+            (f32x4.div (local.get $sum) (f32x4.splat (local.get $size))))
+          (local.set $oi (i32.add (local.get $oi) (i32.const 4)))
+          (local.set $k (i32.add (local.get $k) (i32.const 1)))
+          (br $l2)))
+        ;; Phase 3: slide the full window.
+        (local.set $k (i32.const 0))
+        (block $e3 (loop $l3
+          (br_if $e3 (i32.ge_s (local.get $k) (local.get $p3)))
+          (local.set $sum (f32x4.add (local.get $sum)
+            (call $gather (local.get $i0) (local.get $i1) (local.get $i2) (local.get $i3) (local.get $ri))))
+          (local.set $sum (f32x4.sub (local.get $sum)
+            (call $gather (local.get $i0) (local.get $i1) (local.get $i2) (local.get $i3) (local.get $li))))
+          (local.set $ri (i32.add (local.get $ri) (i32.const 4)))
+          (local.set $li (i32.add (local.get $li) (i32.const 4)))
+          (call $scatter (local.get $o0) (local.get $o1) (local.get $o2) (local.get $o3) (local.get $oi)
+            (f32x4.div (local.get $sum) (f32x4.splat (local.get $size))))
+          (local.set $oi (i32.add (local.get $oi) (i32.const 4)))
+          (local.set $k (i32.add (local.get $k) (i32.const 1)))
+          (br $l3)))
+        ;; Phase 4: shrink the window at the end.
+        (local.set $k (i32.const 0))
+        (block $e4 (loop $l4
+          (br_if $e4 (i32.ge_s (local.get $k) (local.get $p4)))
+          (local.set $sum (f32x4.sub (local.get $sum)
+            (call $gather (local.get $i0) (local.get $i1) (local.get $i2) (local.get $i3) (local.get $li))))
+          (local.set $li (i32.add (local.get $li) (i32.const 4)))
+          (local.set $size (f32.sub (local.get $size) (f32.const 1)))
+          (call $scatter (local.get $o0) (local.get $o1) (local.get $o2) (local.get $o3) (local.get $oi)
+            (f32x4.div (local.get $sum) (f32x4.splat (local.get $size))))
+          (local.set $oi (i32.add (local.get $oi) (i32.const 4)))
+          (local.set $k (i32.add (local.get $k) (i32.const 1)))
+          (br $l4)))
+        (local.set $r (i32.add (local.get $r) (i32.const 4)))
+        (br $row_group))))
+
+  ;; One row step of PDQ's column box filter (pdq.js boxAlongCols) across all columns:
+  ;; sums += row $add (if >= 0); sums -= row $sub (if >= 0); row $dst = sums / size (if >= 0).
+  (func (export "colStep") (param $add i32) (param $sub i32) (param $dst i32) (param $sums i32) (param $cols i32) (param $size f32)
+    (local $j i32) (local $c4 i32) (local $s v128) (local $d v128) (local $x f32)
+    (local.set $c4 (i32.shl (i32.and (local.get $cols) (i32.const -4)) (i32.const 2)))
+    (local.set $d (f32x4.splat (local.get $size)))
+    (block $done (loop $l
+      (br_if $done (i32.ge_u (local.get $j) (local.get $c4)))
+      (local.set $s (v128.load (i32.add (local.get $sums) (local.get $j))))
+      (if (i32.ge_s (local.get $add) (i32.const 0))
+        (then (local.set $s (f32x4.add (local.get $s) (v128.load (i32.add (local.get $add) (local.get $j)))))))
+      (if (i32.ge_s (local.get $sub) (i32.const 0))
+        (then (local.set $s (f32x4.sub (local.get $s) (v128.load (i32.add (local.get $sub) (local.get $j)))))))
+      (v128.store (i32.add (local.get $sums) (local.get $j)) (local.get $s))
+      (if (i32.ge_s (local.get $dst) (i32.const 0))
+        (then (v128.store (i32.add (local.get $dst) (local.get $j)) (f32x4.div (local.get $s) (local.get $d)))))
+      (local.set $j (i32.add (local.get $j) (i32.const 16)))
+      (br $l)))
+    (local.set $c4 (i32.shl (local.get $cols) (i32.const 2)))
+    (block $tdone (loop $t
+      (br_if $tdone (i32.ge_u (local.get $j) (local.get $c4)))
+      (local.set $x (f32.load (i32.add (local.get $sums) (local.get $j))))
+      (if (i32.ge_s (local.get $add) (i32.const 0))
+        (then (local.set $x (f32.add (local.get $x) (f32.load (i32.add (local.get $add) (local.get $j)))))))
+      (if (i32.ge_s (local.get $sub) (i32.const 0))
+        (then (local.set $x (f32.sub (local.get $x) (f32.load (i32.add (local.get $sub) (local.get $j)))))))
+      (f32.store (i32.add (local.get $sums) (local.get $j)) (local.get $x))
+      (if (i32.ge_s (local.get $dst) (i32.const 0))
+        (then (f32.store (i32.add (local.get $dst) (local.get $j)) (f32.div (local.get $x) (local.get $size)))))
+      (local.set $j (i32.add (local.get $j) (i32.const 4)))
+      (br $t))))
+
+  ;; Pillow's ImagingResampleHorizontal_8bpc for an "L" image (imagehash.js resizeLanczosL):
+  ;; rows [row0, row0+nrows) of the $width-wide 8-bit image at $src, into $nrows x $outW bytes
+  ;; at $dst. $bounds holds (xmin, count) i32 pairs, $kk the i32 fixed-point weights, $ksize
+  ;; per output pixel.
+  (func (export "resampleH") (param $src i32) (param $width i32) (param $row0 i32) (param $nrows i32)
+        (param $outW i32) (param $bounds i32) (param $kk i32) (param $ksize i32) (param $dst i32)
+    (local $yy i32) (local $xx i32) (local $x i32) (local $xmax i32) (local $xmax4 i32)
+    (local $row i32) (local $pp i32) (local $kp i32) (local $acc v128) (local $ss i32)
+    (block $rows_done (loop $rows
+      (br_if $rows_done (i32.ge_s (local.get $yy) (local.get $nrows)))
+      (local.set $row (i32.add (local.get $src) (i32.mul (i32.add (local.get $row0) (local.get $yy)) (local.get $width))))
+      (local.set $xx (i32.const 0))
+      (block $cols_done (loop $cols
+        (br_if $cols_done (i32.ge_s (local.get $xx) (local.get $outW)))
+        (local.set $pp (i32.add (local.get $row) (i32.load (i32.add (local.get $bounds) (i32.shl (local.get $xx) (i32.const 3))))))
+        (local.set $xmax (i32.load offset=4 (i32.add (local.get $bounds) (i32.shl (local.get $xx) (i32.const 3)))))
+        (local.set $xmax4 (i32.and (local.get $xmax) (i32.const -4)))
+        (local.set $kp (i32.add (local.get $kk) (i32.shl (i32.mul (local.get $xx) (local.get $ksize)) (i32.const 2))))
+        (local.set $acc (v128.const i32x4 0 0 0 0))
+        (local.set $x (i32.const 0))
+        (block $v_done (loop $v
+          (br_if $v_done (i32.ge_s (local.get $x) (local.get $xmax4)))
+          (local.set $acc (i32x4.add (local.get $acc)
+            (i32x4.mul
+              (i32x4.extend_low_i16x8_u (i16x8.extend_low_i8x16_u (v128.load32_zero (i32.add (local.get $pp) (local.get $x)))))
+              (v128.load (i32.add (local.get $kp) (i32.shl (local.get $x) (i32.const 2)))))))
+          (local.set $x (i32.add (local.get $x) (i32.const 4)))
+          (br $v)))
+        (local.set $ss (i32.add (i32.const 0x200000) ;; 1 << (PRECISION_BITS - 1)
+          (i32.add
+            (i32.add (i32x4.extract_lane 0 (local.get $acc)) (i32x4.extract_lane 1 (local.get $acc)))
+            (i32.add (i32x4.extract_lane 2 (local.get $acc)) (i32x4.extract_lane 3 (local.get $acc))))))
+        (block $s_done (loop $s
+          (br_if $s_done (i32.ge_s (local.get $x) (local.get $xmax)))
+          (local.set $ss (i32.add (local.get $ss)
+            (i32.mul (i32.load8_u (i32.add (local.get $pp) (local.get $x)))
+                     (i32.load (i32.add (local.get $kp) (i32.shl (local.get $x) (i32.const 2)))))))
+          (local.set $x (i32.add (local.get $x) (i32.const 1)))
+          (br $s)))
+        ;; clip8: shift down by PRECISION_BITS (22), clamp to 0..255.
+        (local.set $ss (i32.shr_s (local.get $ss) (i32.const 22)))
+        (i32.store8 (i32.add (local.get $dst) (i32.add (i32.mul (local.get $yy) (local.get $outW)) (local.get $xx)))
+          (select (i32.const 0)
+            (select (i32.const 255) (local.get $ss) (i32.gt_s (local.get $ss) (i32.const 255)))
+            (i32.lt_s (local.get $ss) (i32.const 0))))
+        (local.set $xx (i32.add (local.get $xx) (i32.const 1)))
+        (br $cols)))
+      (local.set $yy (i32.add (local.get $yy) (i32.const 1)))
+      (br $rows))))
+)
