@@ -240,7 +240,9 @@ def snapshot_rows(
         filters.hashes(SubmittedHash.objects.filter(window))
         .filter(status=SubmittedHash.Status.ACTIVE)
         .order_by("feed_seq")
-        .only("feed_seq", "algorithm", "value", "media_kind", "quality", "case_id", "item_id")
+        .values_list(
+            "feed_seq", "algorithm", "value", "media_kind", "quality", "case_id", "item_id"
+        )
     )
     if connection.vendor == "postgresql" and not connection.in_atomic_block:
         with transaction.atomic():
@@ -254,7 +256,7 @@ def snapshot_rows(
             )
         return
     if connection.vendor == "postgresql":
-        stream: Iterator[SubmittedHash] = hashes.iterator(chunk_size=chunk_size)
+        stream: Iterator[tuple] = hashes.iterator(chunk_size=chunk_size)
     else:
         stream = _keyset_pages(hashes, chunk_size=chunk_size)
     yield from _snapshot_merge(
@@ -264,34 +266,45 @@ def snapshot_rows(
     )
 
 
-def _keyset_pages(hashes: QuerySet[SubmittedHash], *, chunk_size: int) -> Iterator[SubmittedHash]:
+def _keyset_pages(hashes: QuerySet, *, chunk_size: int) -> Iterator[tuple]:
     last = 0
     while True:
         page = list(hashes.filter(feed_seq__gt=last)[:chunk_size])
         yield from page
         if len(page) < chunk_size:
             return
-        last = page[-1].feed_seq
+        last = page[-1][0]
 
 
 def _snapshot_merge(
-    *, platform: Platform, decoys: list[Decoy], hashes: Iterator[SubmittedHash]
+    *, platform: Platform, decoys: list[Decoy], hashes: Iterator[tuple]
 ) -> Iterator[SnapshotRow]:
     """Interleave the platform's decoys with the hashes in position order."""
     pending = iter(decoys)
     decoy = next(pending, None)
-    for row in hashes:
-        while decoy is not None and decoy.feed_seq < row.feed_seq:
+    # A case's hashes sit at neighbouring positions: remember only the last
+    # pseudonyms (an HMAC each), which keeps memory flat.
+    last_case: tuple[int, str] = (0, "")
+    last_item: tuple[object, str] = (None, "")
+    for seq, algorithm, value, media_kind, quality, case_id, item_id in hashes:
+        while decoy is not None and decoy.feed_seq < seq:
             yield _decoy_row(platform=platform, decoy=decoy)
             decoy = next(pending, None)
+        if last_case[0] != case_id:
+            last_case = (case_id, pseudonymous_case_id(platform=platform, case_id=case_id))
+        if last_item[0] != item_id:
+            last_item = (
+                item_id,
+                pseudonymous_item_id(platform=platform, item_id=str(item_id)),
+            )
         yield SnapshotRow(
-            seq=row.feed_seq,
-            algorithm=row.algorithm,
-            value=row.value,
-            media_kind=row.media_kind,
-            quality=row.quality,
-            case_id=pseudonymous_case_id(platform=platform, case_id=row.case_id),
-            item_id=pseudonymous_item_id(platform=platform, item_id=str(row.item_id)),
+            seq=seq,
+            algorithm=algorithm,
+            value=value,
+            media_kind=media_kind,
+            quality=quality,
+            case_id=last_case[1],
+            item_id=last_item[1],
         )
     while decoy is not None:
         yield _decoy_row(platform=platform, decoy=decoy)
