@@ -36,6 +36,16 @@ MAX_PAGE_SIZE = 10_000
 DEFAULT_PAGE_SIZE = 1_000
 SNAPSHOT_CHUNK_SIZE = 2_000
 
+_SNAPSHOT_COLUMNS = (
+    "feed_seq",
+    "algorithm",
+    "value",
+    "media_kind",
+    "quality",
+    "case_id",
+    "item_id",
+)
+
 OP_ADD = "add"
 OP_REMOVE = "remove"
 
