@@ -1,0 +1,397 @@
+"""The StopNCII-compatible exchange: its feed pages, feedback and partner submissions.
+
+Domain side of `api/stopncii/` (which only parses and shapes JSON). StopNCII's
+contract (threatexchange's `StopNCIIAPI`) speaks of one record per hash value,
+"the current snapshot of all data": a later record for the same signal type and
+hash replaces an earlier one. Our feed is per stored row (one hash of one case),
+so a page is read in feed order and each hash value it touches is sent with its
+aggregate state over every case holding it. That matters for removals: when one
+of two cases holding a hash is withdrawn the hash stays Active, and only when
+the last case lets go is it sent as Withdrawn/Deleted, which the client deletes.
+
+Only the two signal types of the contract are exchanged: PDQ (`ImagePDQ`) and
+MD5 of videos (`VideoMD5`). pHash/dHash/SHA-256 and image MD5 stay on the native API.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from portal.cases.feed import feed_position_current
+from portal.cases.models import Case, SubmittedHash
+from portal.cases.services import SubmittedItem, case_create
+from portal.exceptions import ApplicationError
+from portal.platforms.models import HashFeedback, Platform
+from portal.platforms.services import pseudonymous_case_id
+
+# The contract's names (threatexchange StopNCIISignalType / StopNCIICaseStatus /
+# StopNCIICSPFeedbackValue values).
+SIGNAL_IMAGE_PDQ = "ImagePDQ"
+SIGNAL_VIDEO_MD5 = "VideoMD5"
+STATUS_ACTIVE = "Active"
+STATUS_WITHDRAWN = "Withdrawn"
+STATUS_DELETED = "Deleted"
+
+# Scope a StopNCII function key needs to create cases through SubmitHashes.
+# Not granted by default: only an operator issues it, to a trusted partner.
+SCOPE_STOPNCII_SUBMIT = "stopncii_submit"
+
+# How a StopNCII CSP feedback value maps to our outcome. "None" and
+# "QualityUnknown" tag a hash without a verdict: accepted, nothing recorded.
+FEEDBACK_OUTCOMES: dict[str, str | None] = {
+    "PendingReview": HashFeedback.Outcome.MATCHED_PENDING_REVIEW,
+    "Blocked": HashFeedback.Outcome.BLOCKED,
+    # "Match reviewed, inconclusive if NCII": the platform kept the content up.
+    "NotBlocked": HashFeedback.Outcome.NOT_VIOLATING,
+    "None": None,
+    "QualityUnknown": None,
+}
+_OUTCOME_VALUES = {
+    HashFeedback.Outcome.MATCHED_PENDING_REVIEW: "PendingReview",
+    HashFeedback.Outcome.BLOCKED: "Blocked",
+    HashFeedback.Outcome.NOT_VIOLATING: "NotBlocked",
+}
+
+# The hashes the contract carries.
+EXCHANGED = Q(algorithm=SubmittedHash.Algorithm.PDQ) | Q(
+    algorithm=SubmittedHash.Algorithm.MD5, media_kind=SubmittedHash.MediaKind.VIDEO
+)
+_SIGNAL_ALGORITHMS = {
+    SIGNAL_IMAGE_PDQ: (SubmittedHash.Algorithm.PDQ, SubmittedHash.MediaKind.IMAGE),
+    SIGNAL_VIDEO_MD5: (SubmittedHash.Algorithm.MD5, SubmittedHash.MediaKind.VIDEO),
+}
+_CASE_STATUS = {
+    SubmittedHash.Status.ACTIVE: STATUS_ACTIVE,
+    SubmittedHash.Status.WITHDRAWN: STATUS_WITHDRAWN,
+    # Expired and quarantined hashes must go too; "Deleted" is the client's other
+    # must-delete status.
+    SubmittedHash.Status.EXPIRED: STATUS_DELETED,
+    SubmittedHash.Status.QUARANTINED: STATUS_DELETED,
+}
+
+
+def signal_type_of(*, algorithm: str) -> str:
+    return SIGNAL_IMAGE_PDQ if algorithm == SubmittedHash.Algorithm.PDQ else SIGNAL_VIDEO_MD5
+
+
+def signal_type_parse(value: str) -> str:
+    """Accept 'ImagePDQ' and the 'StopNCIISignalType.ImagePDQ' the client's submit_hashes sends.
+
+    threatexchange 1.2's `submit_hashes` serialises the enum with `str()`, so
+    the real client sends the qualified name; StopNCII accepts it, so do we.
+    """
+    name = value.rsplit(".", 1)[-1] if value.startswith("StopNCIISignalType.") else value
+    if name not in _SIGNAL_ALGORITHMS:
+        raise ApplicationError(
+            f"Unsupported signalType {value!r}: use ImagePDQ or VideoMD5.", code="bad_signal_type"
+        )
+    return name
+
+
+def _unix(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+@dataclass(frozen=True)
+class CSPFeedback:
+    feedback_value: str
+    source: str = ""
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class HashRecord:
+    """One aggregate record of the contract's FetchHashes response."""
+
+    last_mod_timestamp: int
+    signal_type: str
+    hash_value: str
+    hash_status: str
+    case_numbers: dict[str, str]  # pseudonymous case id -> status
+    csp_feedbacks: list[CSPFeedback] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class FeedPosition:
+    """Where a chain of FetchHashes pages stands; carried in the opaque page token."""
+
+    after_seq: int  # the last feed position examined
+    start_timestamp: int  # the startTimestamp the chain began with
+    max_timestamp: int  # the newest record time sent so far (the checkpoint)
+    # Removals at or below this position are not sent: the chain began as a
+    # first fetch, and a platform that never held a hash has nothing to remove
+    # (and need not learn that a withdrawn hash ever existed).
+    skip_removed_upto: int
+
+
+@dataclass(frozen=True)
+class FeedPage:
+    records: list[HashRecord]
+    position: FeedPosition
+    has_more: bool
+
+
+def feed_position_start(*, platform: Platform, start_timestamp: int) -> FeedPosition:
+    """The position a chain begins at for a fetch with no page token."""
+    first_fetch = platform.fetched_seq == 0
+    return FeedPosition(
+        after_seq=0,
+        start_timestamp=start_timestamp,
+        max_timestamp=start_timestamp,
+        skip_removed_upto=feed_position_current() if first_fetch else 0,
+    )
+
+
+def _page_rows(*, position: FeedPosition, limit: int) -> QuerySet[SubmittedHash]:
+    since = datetime.fromtimestamp(position.start_timestamp, tz=UTC)
+    return (
+        SubmittedHash.objects.filter(EXCHANGED, feed_seq__gt=position.after_seq)
+        .exclude(~Q(status=SubmittedHash.Status.ACTIVE), feed_seq__lte=position.skip_removed_upto)
+        # A row's time is when it last changed: removal time, else creation.
+        .annotate(changed_at=Coalesce("removed_at", "created_at"))
+        .filter(changed_at__gte=since)
+        .order_by("feed_seq")[: limit + 1]
+    )
+
+
+@transaction.atomic
+def stopncii_feed_page(*, platform: Platform, position: FeedPosition, limit: int) -> FeedPage:
+    """The next page of the StopNCII feed for `platform`, and record what it was sent.
+
+    Exact within a chain of page tokens: rows are read strictly after the
+    token's feed position, and positions become visible in order (see
+    portal/cases/feed.py), so nothing is missed or sent twice even while
+    submissions commit between pages. A chain restarted from a checkpoint
+    timestamp alone (what the client does between runs) re-sends the records of
+    the checkpoint second; records are whole state, so re-applying is harmless.
+    """
+    head = feed_position_current()  # read first: every position up to it is committed
+    rows = list(_page_rows(position=position, limit=limit))
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    records = _records_for(platform=platform, rows=rows)
+    last_seq = rows[-1].feed_seq if rows else position.after_seq
+    max_ts = max([position.max_timestamp, *(_unix(r.changed_at) for r in rows)])
+    new_position = FeedPosition(
+        after_seq=last_seq,
+        start_timestamp=position.start_timestamp,
+        max_timestamp=max_ts,
+        skip_removed_upto=position.skip_removed_upto,
+    )
+    # Once caught up, the platform has been sent everything up to `head`: the
+    # rows this exchange doesn't carry (pHash, SHA-256, ...) can't reach it any
+    # other way, and the victim's "received by" count shouldn't wait for them.
+    sent_upto = last_seq if has_more else max(last_seq, head)
+    _fetched_record(platform=platform, seq=sent_upto)
+    return FeedPage(records=records, position=new_position, has_more=has_more)
+
+
+def _fetched_record(*, platform: Platform, seq: int) -> None:
+    now = timezone.now()
+    Platform.objects.filter(pk=platform.pk).update(fetched_at=now)
+    Platform.objects.filter(pk=platform.pk, fetched_seq__lt=seq).update(fetched_seq=seq)
+
+
+def _records_for(*, platform: Platform, rows: list[SubmittedHash]) -> list[HashRecord]:
+    """Aggregate records for the hash values of `rows`, in the order last seen."""
+    order: dict[tuple[str, str], None] = {}
+    for row in rows:
+        key = (row.algorithm, row.value)
+        # Keep each value once, at its last position on the page.
+        order.pop(key, None)
+        order[key] = None
+    if not order:
+        return []
+    keys = list(order)
+    holders = (
+        SubmittedHash.objects.filter(EXCHANGED)
+        .filter(value__in={value for _, value in keys})
+        .annotate(changed_at=Coalesce("removed_at", "created_at"))
+        .only("algorithm", "value", "status", "case_id", "created_at", "removed_at")
+    )
+    by_key: dict[tuple[str, str], list[SubmittedHash]] = defaultdict(list)
+    for row in holders:
+        by_key[(row.algorithm, row.value)].append(row)
+    feedback_by_key = _feedback_by_key(platform=platform, keys=keys)
+    records = []
+    for key in keys:
+        group = by_key[key]
+        statuses = {row.status for row in group}
+        if SubmittedHash.Status.ACTIVE in statuses:
+            hash_status = STATUS_ACTIVE
+        elif SubmittedHash.Status.WITHDRAWN in statuses:
+            hash_status = STATUS_WITHDRAWN
+        else:
+            hash_status = STATUS_DELETED
+        case_numbers: dict[str, str] = {}
+        for row in sorted(group, key=lambda r: r.case_id):
+            case_numbers[pseudonymous_case_id(platform=platform, case_id=row.case_id)] = (
+                _CASE_STATUS[row.status]
+            )
+        records.append(
+            HashRecord(
+                last_mod_timestamp=max(_unix(row.changed_at) for row in group),
+                signal_type=signal_type_of(algorithm=key[0]),
+                hash_value=key[1],
+                hash_status=hash_status,
+                case_numbers=case_numbers,
+                csp_feedbacks=feedback_by_key.get(key, []),
+            )
+        )
+    return records
+
+
+def _feedback_by_key(
+    *, platform: Platform, keys: list[tuple[str, str]]
+) -> dict[tuple[str, str], list[CSPFeedback]]:
+    """Feedback to show with each hash: the platform's own, others' only anonymously.
+
+    Platforms never see each other's feedback as theirs: other platforms'
+    verdicts come without a source, one per platform, so a consumer can count
+    corroboration (HMA's StopNCII adapter sums Blocked and NotBlocked) without
+    learning who said what.
+    """
+    latest: dict[tuple[tuple[str, str], int], tuple[datetime, str]] = {}
+    for algorithm, value, platform_id, outcome, updated_at in HashFeedback.objects.filter(
+        submitted_hash__value__in={value for _, value in keys}
+    ).values_list(
+        "submitted_hash__algorithm",
+        "submitted_hash__value",
+        "platform_id",
+        "outcome",
+        "updated_at",
+    ):
+        key = ((algorithm, value), platform_id)
+        if key not in latest or latest[key][0] < updated_at:
+            latest[key] = (updated_at, outcome)
+    result: dict[tuple[str, str], list[CSPFeedback]] = defaultdict(list)
+    wanted = set(keys)
+    for (hash_key, platform_id), (_, outcome) in sorted(
+        latest.items(), key=lambda item: item[0][1] != platform.pk
+    ):
+        if hash_key not in wanted:
+            continue
+        source = platform.name if platform_id == platform.pk else ""
+        result[hash_key].append(CSPFeedback(feedback_value=_OUTCOME_VALUES[outcome], source=source))
+    return result
+
+
+# Feedback -----------------------------------------------------------------
+
+
+@transaction.atomic
+def feedback_record(
+    *, platform: Platform, submitted_hash: SubmittedHash, outcome: str
+) -> HashFeedback:
+    """Record what `platform` did about one stored hash; the latest report wins."""
+    if outcome not in HashFeedback.Outcome.values:
+        raise ApplicationError(f"Unknown feedback outcome {outcome!r}.", code="bad_outcome")
+    feedback, _ = HashFeedback.objects.update_or_create(
+        platform=platform, submitted_hash=submitted_hash, defaults={"outcome": outcome}
+    )
+    return feedback
+
+
+@dataclass(frozen=True)
+class FeedbackItem:
+    hash_value: str
+    feedback_value: str
+
+
+def _hashes_known_to(*, platform: Platform, value: str) -> list[SubmittedHash]:
+    """The stored rows with this value that the platform can have been sent.
+
+    Active rows, and removed rows whose removal it has fetched. Anything else
+    (a hash quarantined before it reached the platform, say) is reported as
+    unknown, so feedback can't be used to probe for hashes it was never sent.
+    """
+    return list(
+        SubmittedHash.objects.filter(EXCHANGED, value=value)
+        .filter(Q(status=SubmittedHash.Status.ACTIVE) | Q(feed_seq__lte=platform.fetched_seq))
+        .order_by("pk")
+    )
+
+
+@transaction.atomic
+def stopncii_feedback_submit(*, platform: Platform, items: list[FeedbackItem]) -> dict[str, int]:
+    """Record a batch of StopNCII feedback; all or nothing.
+
+    The contract's feedback carries no signal type, only the hash value; a value
+    is unambiguous here because PDQ (64 hex digits) and MD5 (32) differ in length.
+    """
+    plan: list[tuple[list[SubmittedHash], str | None]] = []
+    unknown: list[str] = []
+    for item in items:
+        if item.feedback_value not in FEEDBACK_OUTCOMES:
+            raise ApplicationError(
+                f"Unsupported feedbackValue {item.feedback_value!r}: use one of "
+                f"{', '.join(FEEDBACK_OUTCOMES)}.",
+                code="bad_feedback_value",
+            )
+        rows = _hashes_known_to(platform=platform, value=item.hash_value)
+        if not rows:
+            unknown.append(item.hash_value)
+        plan.append((rows, FEEDBACK_OUTCOMES[item.feedback_value]))
+    if unknown:
+        raise ApplicationError(
+            f"{len(unknown)} hash value(s) are not in this exchange's feed.",
+            code="unknown_hash",
+            extra={"unknownHashes": unknown},
+        )
+    recorded = ignored = 0
+    for rows, outcome in plan:
+        if outcome is None:
+            ignored += 1
+            continue
+        for row in rows:
+            feedback_record(platform=platform, submitted_hash=row, outcome=outcome)
+        recorded += 1
+    return {"recorded": recorded, "ignored": ignored}
+
+
+# Partner submissions --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PartnerHash:
+    signal_type: str  # ImagePDQ / VideoMD5
+    hash_value: str
+    feedback_value: str | None = None
+
+
+@transaction.atomic
+def stopncii_hashes_submit(*, platform: Platform, hashes: list[PartnerHash]) -> Case:
+    """Create a case from hashes a trusted partner platform submitted (SubmitHashes).
+
+    The caller must hold the `stopncii_submit` scope: hashes entering the feed
+    are blocked everywhere, so an open door here would let anyone censor any
+    image. The case has no PIN anyone knows (it is discarded), so only an
+    operator can withdraw or quarantine it. A verdict sent with a hash
+    (Blocked, by default in the client) is recorded as the partner's feedback.
+    """
+    items = []
+    for partner_hash in hashes:
+        algorithm, media_kind = _SIGNAL_ALGORITHMS[partner_hash.signal_type]
+        items.append(
+            SubmittedItem(media_kind=media_kind, hashes={algorithm: partner_hash.hash_value})
+        )
+    case = case_create(items=items).case
+    stored = {(h.algorithm, h.value): h for h in case.hashes.all()}
+    for partner_hash in hashes:
+        outcome = FEEDBACK_OUTCOMES.get(partner_hash.feedback_value or "None")
+        if outcome is None:
+            continue
+        algorithm, _ = _SIGNAL_ALGORITHMS[partner_hash.signal_type]
+        feedback_record(
+            platform=platform,
+            submitted_hash=stored[(algorithm, partner_hash.hash_value)],
+            outcome=outcome,
+        )
+    return case
