@@ -89,11 +89,11 @@ async function stages(blob) {
   const buffer = new PixelBuffer(bitmap.width, bitmap.height);
   out["allocate WebAssembly memory"] = performance.now() - t;
   t = performance.now();
-  const method = await readPixels(bitmap, buffer.rgba);
-  out[`read pixels (${method})`] = performance.now() - t;
+  const { method, order } = await readPixels(bitmap, buffer.rgba, "auto", "native");
+  out[`read pixels (${method}, ${order})`] = performance.now() - t;
   bitmap.close();
   t = performance.now();
-  buffer.hash();
+  buffer.hash(order);
   out["PDQ + pHash + dHash (wasm)"] = performance.now() - t;
   return out;
 }

@@ -42,10 +42,23 @@ export function fastPathAvailable() {
 
 const align16 = (n) => (n + 15) & ~15;
 
+// Lanczos weights for one axis; photos from one camera share sizes, so keep the last few.
+const coefficientCache = new Map();
+function cachedCoefficients(inSize, outSize) {
+  const key = `${inSize}>${outSize}`;
+  let coeffs = coefficientCache.get(key);
+  if (!coeffs) {
+    if (coefficientCache.size >= 16) coefficientCache.delete(coefficientCache.keys().next().value);
+    coeffs = lanczosCoefficients(inSize, outSize);
+    coefficientCache.set(key, coeffs);
+  }
+  return coeffs;
+}
+
 // The Lanczos plan for one thumbnail: coefficients for both axes and the source rows used.
 function thumbnailPlan(width, height, outW, outH) {
-  const horiz = lanczosCoefficients(width, outW);
-  const vert = lanczosCoefficients(height, outH);
+  const horiz = cachedCoefficients(width, outW);
+  const vert = cachedCoefficients(height, outH);
   const { first, last } = rowsNeeded(vert, outH);
   return { outW, outH, horiz, vert, first, rows: last - first };
 }
@@ -76,6 +89,8 @@ export class PixelBuffer {
     this.lumaPtr = take(4 * n);
     this.greyPtr = take(n);
     this.sumsPtr = take(4 * width);
+    this.stripPtr = take(16 * width); // four rows interleaved, for the row filter
+    this.strip2Ptr = take(16 * width);
     for (const plan of [this.phashPlan, this.dhashPlan]) {
       plan.boundsPtr = take(plan.horiz.bounds.byteLength);
       plan.kkPtr = take(plan.horiz.kk.byteLength);
@@ -83,15 +98,19 @@ export class PixelBuffer {
     }
     this.memory = new WebAssembly.Memory({ initial: Math.ceil(at / PAGE) });
     this.kernels = new WebAssembly.Instance(module, { env: { memory: this.memory } }).exports;
-    /** Write the decoded RGBA here (width * height * 4 bytes). */
+    /** Write the decoded pixels here (width * height * 4 bytes), RGBA unless told otherwise. */
     this.rgba = new Uint8Array(this.memory.buffer, this.rgbaPtr, 4 * n);
   }
 
-  /** PDQ, quality, pHash and dHash of the RGBA in `this.rgba` (which is flattened in place). */
-  hash() {
+  /**
+   * PDQ, quality, pHash and dHash of the pixels in `this.rgba` (flattened in place).
+   * @param {string} [order] "RGBA" or "BGRA": the byte order the pixels were written in
+   */
+  hash(order = "RGBA") {
     const { width, height, kernels: k, memory } = this;
     const n = width * height;
-    k.prep(this.rgbaPtr, n, this.lumaPtr, this.greyPtr);
+    if (order !== "RGBA" && order !== "BGRA") throw new Error(`unsupported pixel order ${order}`);
+    k.prep(this.rgbaPtr, n, this.lumaPtr, this.greyPtr, order === "BGRA" ? 1 : 0);
 
     // pHash and dHash: the wide horizontal pass in WebAssembly, the rest in imagehash.js.
     const thumbs = [this.phashPlan, this.dhashPlan].map((plan) => {
@@ -106,7 +125,7 @@ export class PixelBuffer {
     const { windowAlongRows, windowAlongCols, passes } = jaroszPlan(width, height);
     const buffer2 = this.rgbaPtr; // the RGBA is no longer needed
     for (let i = 0; i < passes; i++) {
-      k.boxRows(this.lumaPtr, buffer2, height, width, windowAlongRows);
+      k.boxRows(this.lumaPtr, buffer2, height, width, windowAlongRows, this.stripPtr, this.strip2Ptr);
       boxCols(k, memory, buffer2, this.lumaPtr, height, width, windowAlongCols, this.sumsPtr);
     }
     const pdq = pdqFromFiltered(new Float32Array(memory.buffer, this.lumaPtr, n), width, height);

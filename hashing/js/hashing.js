@@ -90,13 +90,16 @@ export async function decodeBitmap(blob) {
   return bitmap;
 }
 
-const EIGHT_BIT_FORMATS = new Set(["RGBA", "RGBX", "BGRA", "BGRX"]);
+// VideoFrame's 8-bit formats and the byte order they copy out in, untouched.
+const NATIVE_ORDER = { RGBA: "RGBA", RGBX: "RGBA", BGRA: "BGRA", BGRX: "BGRA" };
 
-// Copy through a VideoFrame: one conversion straight into `target`, where the canvas path
+// Copy through a VideoFrame: one copy straight into `target`, where the canvas path
 // premultiplies on draw and un-premultiplies on read. Both give the same bytes (the parity
-// tests check each); returns false where VideoFrame cannot do it, for the canvas to take over.
-async function readViaVideoFrame(bitmap, target) {
-  if (typeof VideoFrame !== "function") return false;
+// tests check each). With `order` "native" the frame's own byte order is kept (no swizzle;
+// the caller handles BGRA). Returns the byte order written, or null where VideoFrame cannot
+// do it, for the canvas to take over.
+async function readViaVideoFrame(bitmap, target, order) {
+  if (typeof VideoFrame !== "function") return null;
   let frame;
   try {
     frame = new VideoFrame(bitmap, { timestamp: 0 });
@@ -104,18 +107,18 @@ async function readViaVideoFrame(bitmap, target) {
     // returns the stored, unrotated pixels: leave those to the canvas, which applies it.
     // Without the rotation/flip attributes we cannot tell, so the canvas is used then too.
     const oriented = !("rotation" in frame) || frame.rotation !== 0 || frame.flip !== false;
-    if (
-      oriented ||
-      !EIGHT_BIT_FORMATS.has(frame.format) ||
-      frame.codedWidth !== bitmap.width ||
-      frame.codedHeight !== bitmap.height
-    ) {
-      return false;
+    const native = NATIVE_ORDER[frame.format];
+    if (oriented || !native || frame.codedWidth !== bitmap.width || frame.codedHeight !== bitmap.height) {
+      return null;
+    }
+    if (order === "native") {
+      await frame.copyTo(target);
+      return native;
     }
     await frame.copyTo(target, { format: "RGBA" });
-    return true;
+    return "RGBA";
   } catch {
-    return false;
+    return null;
   } finally {
     if (frame) frame.close();
   }
@@ -129,15 +132,19 @@ function readViaCanvas(bitmap, target) {
 }
 
 /**
- * Un-premultiplied 8-bit RGBA of a decoded bitmap, written into `target`
+ * Un-premultiplied 8-bit pixels of a decoded bitmap, written into `target`
  * (width * height * 4 bytes). `readback` forces "videoframe" or "canvas" (for tests).
- * @returns {Promise<string>} the method used
+ * With `order` "RGBA" the bytes are always RGBA; with "native" they may be BGRA.
+ * @returns {Promise<{method: string, order: string}>} how they were read, and their order
  */
-export async function readPixels(bitmap, target, readback = "auto") {
-  if (readback !== "canvas" && (await readViaVideoFrame(bitmap, target))) return "videoframe";
-  if (readback === "videoframe") throw new Error("VideoFrame read-back is not available");
+export async function readPixels(bitmap, target, readback = "auto", order = "RGBA") {
+  if (readback !== "canvas") {
+    const written = await readViaVideoFrame(bitmap, target, order);
+    if (written) return { method: "videoframe", order: written };
+    if (readback === "videoframe") throw new Error("VideoFrame read-back is not available");
+  }
   readViaCanvas(bitmap, target);
-  return "canvas";
+  return { method: "canvas", order: "RGBA" };
 }
 
 /** Decode a file to RGBA following the policy (before flattening). */
@@ -146,7 +153,7 @@ export async function decodeToRgba(blob, { readback = "auto" } = {}) {
   try {
     const { width, height } = bitmap;
     const rgba = new Uint8Array(width * height * 4);
-    const method = await readPixels(bitmap, rgba, readback);
+    const { method } = await readPixels(bitmap, rgba, readback);
     return { rgba, width, height, method };
   } finally {
     bitmap.close();
@@ -210,8 +217,8 @@ export async function hashBitmap(bitmap, { engine = "auto", readback = "auto" } 
   const { width, height } = bitmap;
   if (engine !== "js" && width > 64 && height > 64 && fastPathAvailable()) {
     const buffer = new PixelBuffer(width, height);
-    await readPixels(bitmap, buffer.rgba, readback);
-    return buffer.hash();
+    const { order } = await readPixels(bitmap, buffer.rgba, readback, "native");
+    return buffer.hash(order);
   }
   const rgba = new Uint8Array(width * height * 4);
   await readPixels(bitmap, rgba, readback);

@@ -72,7 +72,7 @@ def test_algorithm_layer_is_bit_identical_on_the_servers_pixels(
                 const pixels = new Uint8Array(await (await fetch(url)).arrayBuffer());
                 const { hashing, fast } = window.takeback;
                 const js = hashing.hashPixels(pixels, width, height, 3);
-                if (width <= 64 || height <= 64) return { js, wasm: js };
+                if (width <= 64 || height <= 64) return { js, wasm: js, wasmBgra: js };
                 // The WebAssembly engine on the same pixels, as RGBA.
                 const buffer = new fast.PixelBuffer(width, height);
                 for (let i = 0, j = 0; j < pixels.length; i += 4, j += 3) {
@@ -81,12 +81,23 @@ def test_algorithm_layer_is_bit_identical_on_the_servers_pixels(
                     buffer.rgba[i + 2] = pixels[j + 2];
                     buffer.rgba[i + 3] = 255;
                 }
-                return { js, wasm: buffer.hash() };
+                const wasm = buffer.hash();
+                // And with the bytes in BGRA order, as VideoFrame hands them over natively.
+                const bgra = new fast.PixelBuffer(width, height);
+                for (let i = 0, j = 0; j < pixels.length; i += 4, j += 3) {
+                    bgra.rgba[i] = pixels[j + 2];
+                    bgra.rgba[i + 1] = pixels[j + 1];
+                    bgra.rgba[i + 2] = pixels[j];
+                    bgra.rgba[i + 3] = 255;
+                }
+                const wasmBgra = bgra.hash("BGRA");
+                return { js, wasm, wasmBgra };
             }""",
             [url, width, height],
         )
         got = engines["js"]
         assert engines["wasm"] == got, f"{image.name}: WebAssembly and JavaScript engines differ"
+        assert engines["wasmBgra"] == got, f"{image.name}: WebAssembly on BGRA differs"
         same = {key: got[key] == expected[key] for key in expected}
         lines.append(
             f"| {image.name} | {width}x{height} | "

@@ -28,14 +28,33 @@
           (i32.div_u (i32.add (i32.mul (i32.load8_u offset=2 (local.get $p)) (local.get $a)) (local.get $bg)) (i32.const 255)))
         (i32.store8 offset=3 (local.get $p) (i32.const 255)))))
 
-  ;; One pass over n RGBA pixels: flatten alpha, then PDQ's float32 luminance
-  ;; f32(R*0.299 + G*0.587 + B*0.114 in f64) and Pillow's greyscale
+  ;; One pass over n RGBA pixels (BGRA if $bgra is 1): flatten alpha, then PDQ's float32
+  ;; luminance f32(R*0.299 + G*0.587 + B*0.114 in f64) and Pillow's greyscale
   ;; (R*19595 + G*38470 + B*7471 + 0x8000) >> 16. Returns 1 if any pixel was translucent.
-  (func (export "prep") (param $rgba i32) (param $n i32) (param $luma i32) (param $grey i32) (result i32)
+  (func (export "prep") (param $rgba i32) (param $n i32) (param $luma i32) (param $grey i32) (param $bgra i32) (result i32)
     (local $i i32) (local $p i32) (local $n4 i32) (local $any i32)
     (local $v v128) (local $r v128) (local $g v128) (local $b v128)
     (local $lo v128) (local $hi v128) (local $gi v128)
     (local $rr i32) (local $gg i32) (local $bb i32)
+    ;; Constants live in locals: V8 would otherwise rebuild each one on every iteration.
+    (local $ka v128) (local $kr v128) (local $kg v128) (local $kb v128)
+    (local $cr v128) (local $cg v128) (local $cb v128)
+    (local $gr v128) (local $gg2 v128) (local $gb v128) (local $gh v128)
+    (local.set $ka (v128.const i32x4 0xff000000 0xff000000 0xff000000 0xff000000))
+    (local.set $kr (v128.const i8x16 0 -1 -1 -1 4 -1 -1 -1 8 -1 -1 -1 12 -1 -1 -1))
+    (local.set $kg (v128.const i8x16 1 -1 -1 -1 5 -1 -1 -1 9 -1 -1 -1 13 -1 -1 -1))
+    (local.set $kb (v128.const i8x16 2 -1 -1 -1 6 -1 -1 -1 10 -1 -1 -1 14 -1 -1 -1))
+    (if (local.get $bgra)
+      (then
+        (local.set $kb (local.get $kr))
+        (local.set $kr (v128.const i8x16 2 -1 -1 -1 6 -1 -1 -1 10 -1 -1 -1 14 -1 -1 -1))))
+    (local.set $cr (v128.const f64x2 0.299 0.299))
+    (local.set $cg (v128.const f64x2 0.587 0.587))
+    (local.set $cb (v128.const f64x2 0.114 0.114))
+    (local.set $gr (v128.const i32x4 19595 19595 19595 19595))
+    (local.set $gg2 (v128.const i32x4 38470 38470 38470 38470))
+    (local.set $gb (v128.const i32x4 7471 7471 7471 7471))
+    (local.set $gh (v128.const i32x4 0x8000 0x8000 0x8000 0x8000))
     (local.set $n4 (i32.and (local.get $n) (i32.const -4)))
     (block $done
       (loop $quad
@@ -44,8 +63,8 @@
         (local.set $v (v128.load (local.get $p)))
         ;; All four alphas 255? Otherwise flatten these four pixels first.
         (if (i32.eqz (i32x4.all_true
-              (i32x4.eq (v128.and (local.get $v) (v128.const i32x4 0xff000000 0xff000000 0xff000000 0xff000000))
-                        (v128.const i32x4 0xff000000 0xff000000 0xff000000 0xff000000))))
+              (i32x4.eq (v128.and (local.get $v) (local.get $ka))
+                        (local.get $ka))))
           (then
             (local.set $any (i32.const 1))
             (call $flatten1 (local.get $p))
@@ -53,28 +72,28 @@
             (call $flatten1 (i32.add (local.get $p) (i32.const 8)))
             (call $flatten1 (i32.add (local.get $p) (i32.const 12)))
             (local.set $v (v128.load (local.get $p)))))
-        (local.set $r (i8x16.swizzle (local.get $v) (v128.const i8x16 0 -1 -1 -1 4 -1 -1 -1 8 -1 -1 -1 12 -1 -1 -1)))
-        (local.set $g (i8x16.swizzle (local.get $v) (v128.const i8x16 1 -1 -1 -1 5 -1 -1 -1 9 -1 -1 -1 13 -1 -1 -1)))
-        (local.set $b (i8x16.swizzle (local.get $v) (v128.const i8x16 2 -1 -1 -1 6 -1 -1 -1 10 -1 -1 -1 14 -1 -1 -1)))
+        (local.set $r (i8x16.swizzle (local.get $v) (local.get $kr)))
+        (local.set $g (i8x16.swizzle (local.get $v) (local.get $kg)))
+        (local.set $b (i8x16.swizzle (local.get $v) (local.get $kb)))
         ;; Luminance of pixels 0,1 then 2,3 in f64, in NumPy's order ((R*cr + G*cg) + B*cb).
         (local.set $lo
           (f64x2.add
             (f64x2.add
-              (f64x2.mul (f64x2.convert_low_i32x4_u (local.get $r)) (v128.const f64x2 0.299 0.299))
-              (f64x2.mul (f64x2.convert_low_i32x4_u (local.get $g)) (v128.const f64x2 0.587 0.587)))
-            (f64x2.mul (f64x2.convert_low_i32x4_u (local.get $b)) (v128.const f64x2 0.114 0.114))))
+              (f64x2.mul (f64x2.convert_low_i32x4_u (local.get $r)) (local.get $cr))
+              (f64x2.mul (f64x2.convert_low_i32x4_u (local.get $g)) (local.get $cg)))
+            (f64x2.mul (f64x2.convert_low_i32x4_u (local.get $b)) (local.get $cb))))
         (local.set $hi
           (f64x2.add
             (f64x2.add
               (f64x2.mul (f64x2.convert_low_i32x4_u
                 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $r) (local.get $r)))
-                (v128.const f64x2 0.299 0.299))
+                (local.get $cr))
               (f64x2.mul (f64x2.convert_low_i32x4_u
                 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $g) (local.get $g)))
-                (v128.const f64x2 0.587 0.587)))
+                (local.get $cg)))
             (f64x2.mul (f64x2.convert_low_i32x4_u
               (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $b) (local.get $b)))
-              (v128.const f64x2 0.114 0.114))))
+              (local.get $cb))))
         (v128.store (i32.add (local.get $luma) (i32.shl (local.get $i) (i32.const 2)))
           (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
             (f32x4.demote_f64x2_zero (local.get $lo))
@@ -84,10 +103,10 @@
             (i32x4.add
               (i32x4.add
                 (i32x4.add
-                  (i32x4.mul (local.get $r) (v128.const i32x4 19595 19595 19595 19595))
-                  (i32x4.mul (local.get $g) (v128.const i32x4 38470 38470 38470 38470)))
-                (i32x4.mul (local.get $b) (v128.const i32x4 7471 7471 7471 7471)))
-              (v128.const i32x4 0x8000 0x8000 0x8000 0x8000))
+                  (i32x4.mul (local.get $r) (local.get $gr))
+                  (i32x4.mul (local.get $g) (local.get $gg2)))
+                (i32x4.mul (local.get $b) (local.get $gb)))
+              (local.get $gh))
             (i32.const 16)))
         (local.set $gi (i16x8.narrow_i32x4_u (local.get $gi) (local.get $gi)))
         (v128.store32_lane 0 (i32.add (local.get $grey) (local.get $i))
@@ -104,6 +123,10 @@
         (local.set $rr (i32.load8_u (local.get $p)))
         (local.set $gg (i32.load8_u offset=1 (local.get $p)))
         (local.set $bb (i32.load8_u offset=2 (local.get $p)))
+        (if (local.get $bgra)
+          (then
+            (local.set $bb (local.get $rr))
+            (local.set $rr (i32.load8_u offset=2 (local.get $p)))))
         (f32.store (i32.add (local.get $luma) (i32.shl (local.get $i) (i32.const 2)))
           (f32.demote_f64
             (f64.add
@@ -139,95 +162,143 @@
     (f32.store (i32.add (local.get $a2) (local.get $off)) (f32x4.extract_lane 2 (local.get $v)))
     (f32.store (i32.add (local.get $a3) (local.get $off)) (f32x4.extract_lane 3 (local.get $v))))
 
-  ;; PDQ's box1DFloat along every row (pdq.js boxAlongRows), four rows per SIMD vector.
-  ;; The last group repeats the final row where fewer than four remain: it computes the same
-  ;; values into the same place.
-  (func (export "boxRows") (param $in i32) (param $out i32) (param $rows i32) (param $cols i32) (param $window i32)
-    (local $half i32) (local $p1 i32) (local $p2 i32) (local $p3 i32) (local $p4 i32)
-    (local $r i32) (local $k i32) (local $stride i32) (local $last i32)
-    (local $i0 i32) (local $i1 i32) (local $i2 i32) (local $i3 i32)
-    (local $o0 i32) (local $o1 i32) (local $o2 i32) (local $o3 i32)
-    (local $li i32) (local $ri i32) (local $oi i32) (local $size f32)
-    (local $sum v128)
-    (local.set $half (i32.div_s (i32.add (local.get $window) (i32.const 2)) (i32.const 2)))
-    (local.set $p1 (i32.sub (local.get $half) (i32.const 1)))
-    (local.set $p2 (i32.add (i32.sub (local.get $window) (local.get $half)) (i32.const 1)))
-    (local.set $p3 (i32.sub (local.get $cols) (local.get $window)))
-    (local.set $p4 (i32.sub (local.get $half) (i32.const 1)))
-    (local.set $stride (i32.shl (local.get $cols) (i32.const 2)))
-    (local.set $last (i32.sub (local.get $rows) (i32.const 1)))
-    (block $rows_done
-      (loop $row_group
-        (br_if $rows_done (i32.ge_s (local.get $r) (local.get $rows)))
-        (local.set $i0 (i32.add (local.get $in) (i32.mul (local.get $r) (local.get $stride))))
-        (local.set $o0 (i32.add (local.get $out) (i32.mul (local.get $r) (local.get $stride))))
-        (local.set $k (select (i32.add (local.get $r) (i32.const 1)) (local.get $last) (i32.lt_s (i32.add (local.get $r) (i32.const 1)) (local.get $rows))))
-        (local.set $i1 (i32.add (local.get $in) (i32.mul (local.get $k) (local.get $stride))))
-        (local.set $o1 (i32.add (local.get $out) (i32.mul (local.get $k) (local.get $stride))))
-        (local.set $k (select (i32.add (local.get $r) (i32.const 2)) (local.get $last) (i32.lt_s (i32.add (local.get $r) (i32.const 2)) (local.get $rows))))
-        (local.set $i2 (i32.add (local.get $in) (i32.mul (local.get $k) (local.get $stride))))
-        (local.set $o2 (i32.add (local.get $out) (i32.mul (local.get $k) (local.get $stride))))
-        (local.set $k (select (i32.add (local.get $r) (i32.const 3)) (local.get $last) (i32.lt_s (i32.add (local.get $r) (i32.const 3)) (local.get $rows))))
-        (local.set $i3 (i32.add (local.get $in) (i32.mul (local.get $k) (local.get $stride))))
-        (local.set $o3 (i32.add (local.get $out) (i32.mul (local.get $k) (local.get $stride))))
-        (local.set $sum (v128.const f32x4 0 0 0 0))
-        (local.set $size (f32.const 0))
-        (local.set $li (i32.const 0))
-        (local.set $ri (i32.const 0))
-        (local.set $oi (i32.const 0))
-        ;; Phase 1: accumulate, no writes.
-        (local.set $k (i32.const 0))
-        (block $e1 (loop $l1
-          (br_if $e1 (i32.ge_s (local.get $k) (local.get $p1)))
-          (local.set $sum (f32x4.add (local.get $sum)
-            (call $gather (local.get $i0) (local.get $i1) (local.get $i2) (local.get $i3) (local.get $ri))))
-          (local.set $ri (i32.add (local.get $ri) (i32.const 4)))
-          (local.set $size (f32.add (local.get $size) (f32.const 1)))
-          (local.set $k (i32.add (local.get $k) (i32.const 1)))
-          (br $l1)))
-        ;; Phase 2: accumulate and write with a growing window.
-        (local.set $k (i32.const 0))
-        (block $e2 (loop $l2
-          (br_if $e2 (i32.ge_s (local.get $k) (local.get $p2)))
-          (local.set $sum (f32x4.add (local.get $sum)
-            (call $gather (local.get $i0) (local.get $i1) (local.get $i2) (local.get $i3) (local.get $ri))))
-          (local.set $ri (i32.add (local.get $ri) (i32.const 4)))
-          (local.set $size (f32.add (local.get $size) (f32.const 1)))
-          (call $scatter (local.get $o0) (local.get $o1) (local.get $o2) (local.get $o3) (local.get $oi)
-            (f32x4.div (local.get $sum) (f32x4.splat (local.get $size))))
-          (local.set $oi (i32.add (local.get $oi) (i32.const 4)))
-          (local.set $k (i32.add (local.get $k) (i32.const 1)))
-          (br $l2)))
-        ;; Phase 3: slide the full window.
-        (local.set $k (i32.const 0))
-        (block $e3 (loop $l3
-          (br_if $e3 (i32.ge_s (local.get $k) (local.get $p3)))
-          (local.set $sum (f32x4.add (local.get $sum)
-            (call $gather (local.get $i0) (local.get $i1) (local.get $i2) (local.get $i3) (local.get $ri))))
-          (local.set $sum (f32x4.sub (local.get $sum)
-            (call $gather (local.get $i0) (local.get $i1) (local.get $i2) (local.get $i3) (local.get $li))))
-          (local.set $ri (i32.add (local.get $ri) (i32.const 4)))
-          (local.set $li (i32.add (local.get $li) (i32.const 4)))
-          (call $scatter (local.get $o0) (local.get $o1) (local.get $o2) (local.get $o3) (local.get $oi)
-            (f32x4.div (local.get $sum) (f32x4.splat (local.get $size))))
-          (local.set $oi (i32.add (local.get $oi) (i32.const 4)))
-          (local.set $k (i32.add (local.get $k) (i32.const 1)))
-          (br $l3)))
-        ;; Phase 4: shrink the window at the end.
-        (local.set $k (i32.const 0))
-        (block $e4 (loop $l4
-          (br_if $e4 (i32.ge_s (local.get $k) (local.get $p4)))
-          (local.set $sum (f32x4.sub (local.get $sum)
-            (call $gather (local.get $i0) (local.get $i1) (local.get $i2) (local.get $i3) (local.get $li))))
-          (local.set $li (i32.add (local.get $li) (i32.const 4)))
-          (local.set $size (f32.sub (local.get $size) (f32.const 1)))
-          (call $scatter (local.get $o0) (local.get $o1) (local.get $o2) (local.get $o3) (local.get $oi)
-            (f32x4.div (local.get $sum) (f32x4.splat (local.get $size))))
-          (local.set $oi (i32.add (local.get $oi) (i32.const 4)))
-          (local.set $k (i32.add (local.get $k) (i32.const 1)))
-          (br $l4)))
-        (local.set $r (i32.add (local.get $r) (i32.const 4)))
-        (br $row_group))))
+  ;; PDQ's box1DFloat along every row (pdq.js boxAlongRows), four rows at a time: the four
+  ;; rows are interleaved into $strip (element j of each row side by side, one f32x4 per j),
+  ;; filtered there with whole-vector loads and stores, and de-interleaved from $strip2 into
+  ;; the output rows. The last group repeats the final row where fewer than four remain: it
+  ;; computes the same values into the same place. $strip and $strip2 hold 16 * $cols bytes.
+  (func $transpose_store (param $a v128) (param $b v128) (param $c v128) (param $d v128)
+      (param $p0 i32) (param $p1 i32) (param $p2 i32) (param $p3 i32)
+  (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128)
+  (local.set $t0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $a) (local.get $b)))
+  (local.set $t1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $a) (local.get $b)))
+  (local.set $t2 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $c) (local.get $d)))
+  (local.set $t3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $c) (local.get $d)))
+  (v128.store (local.get $p0) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t2)))
+  (v128.store (local.get $p1) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t2)))
+  (v128.store (local.get $p2) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t1) (local.get $t3)))
+  (v128.store (local.get $p3) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t1) (local.get $t3))))
+
+  (func (export "boxRows") (param $in i32) (param $out i32) (param $rows i32) (param $cols i32) (param $window i32) (param $strip i32) (param $strip2 i32)
+  (local $half i32) (local $p1 i32) (local $p2 i32) (local $p3 i32) (local $p4 i32)
+  (local $r i32) (local $k i32) (local $j i32) (local $j4 i32) (local $stride i32) (local $last i32)
+  (local $i0 i32) (local $i1 i32) (local $i2 i32) (local $i3 i32)
+  (local $o0 i32) (local $o1 i32) (local $o2 i32) (local $o3 i32)
+  (local $li i32) (local $ri i32) (local $oi i32) (local $size f32)
+  (local $sum v128) (local $q i32) (local $s i32)
+  (local.set $half (i32.div_s (i32.add (local.get $window) (i32.const 2)) (i32.const 2)))
+  (local.set $p1 (i32.sub (local.get $half) (i32.const 1)))
+  (local.set $p2 (i32.add (i32.sub (local.get $window) (local.get $half)) (i32.const 1)))
+  (local.set $p3 (i32.sub (local.get $cols) (local.get $window)))
+  (local.set $p4 (i32.sub (local.get $half) (i32.const 1)))
+  (local.set $stride (i32.shl (local.get $cols) (i32.const 2)))
+  (local.set $last (i32.sub (local.get $rows) (i32.const 1)))
+  (local.set $j4 (i32.and (local.get $cols) (i32.const -4)))
+  (block $rows_done
+    (loop $row_group
+      (br_if $rows_done (i32.ge_s (local.get $r) (local.get $rows)))
+      (local.set $i0 (i32.add (local.get $in) (i32.mul (local.get $r) (local.get $stride))))
+      (local.set $o0 (i32.add (local.get $out) (i32.mul (local.get $r) (local.get $stride))))
+      (local.set $k (select (i32.add (local.get $r) (i32.const 1)) (local.get $last) (i32.lt_s (i32.add (local.get $r) (i32.const 1)) (local.get $rows))))
+      (local.set $i1 (i32.add (local.get $in) (i32.mul (local.get $k) (local.get $stride))))
+      (local.set $o1 (i32.add (local.get $out) (i32.mul (local.get $k) (local.get $stride))))
+      (local.set $k (select (i32.add (local.get $r) (i32.const 2)) (local.get $last) (i32.lt_s (i32.add (local.get $r) (i32.const 2)) (local.get $rows))))
+      (local.set $i2 (i32.add (local.get $in) (i32.mul (local.get $k) (local.get $stride))))
+      (local.set $o2 (i32.add (local.get $out) (i32.mul (local.get $k) (local.get $stride))))
+      (local.set $k (select (i32.add (local.get $r) (i32.const 3)) (local.get $last) (i32.lt_s (i32.add (local.get $r) (i32.const 3)) (local.get $rows))))
+      (local.set $i3 (i32.add (local.get $in) (i32.mul (local.get $k) (local.get $stride))))
+      (local.set $o3 (i32.add (local.get $out) (i32.mul (local.get $k) (local.get $stride))))
+      ;; Interleave the four rows into $strip.
+      (local.set $j (i32.const 0))
+      (block $ie (loop $il
+        (br_if $ie (i32.ge_s (local.get $j) (local.get $j4)))
+        (local.set $q (i32.shl (local.get $j) (i32.const 2)))
+        (local.set $s (i32.add (local.get $strip) (i32.shl (local.get $j) (i32.const 4))))
+        (call $transpose_store
+          (v128.load (i32.add (local.get $i0) (local.get $q)))
+          (v128.load (i32.add (local.get $i1) (local.get $q)))
+          (v128.load (i32.add (local.get $i2) (local.get $q)))
+          (v128.load (i32.add (local.get $i3) (local.get $q)))
+          (local.get $s) (i32.add (local.get $s) (i32.const 16))
+          (i32.add (local.get $s) (i32.const 32)) (i32.add (local.get $s) (i32.const 48)))
+        (local.set $j (i32.add (local.get $j) (i32.const 4)))
+        (br $il)))
+      (block $te (loop $tl
+        (br_if $te (i32.ge_s (local.get $j) (local.get $cols)))
+        (v128.store (i32.add (local.get $strip) (i32.shl (local.get $j) (i32.const 4)))
+          (call $gather (local.get $i0) (local.get $i1) (local.get $i2) (local.get $i3) (i32.shl (local.get $j) (i32.const 2))))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $tl)))
+      (local.set $sum (v128.const f32x4 0 0 0 0))
+      (local.set $size (f32.const 0))
+      (local.set $li (local.get $strip))
+      (local.set $ri (local.get $strip))
+      (local.set $oi (local.get $strip2))
+      ;; Phase 1: accumulate, no writes.
+      (local.set $k (i32.const 0))
+      (block $e1 (loop $l1
+        (br_if $e1 (i32.ge_s (local.get $k) (local.get $p1)))
+        (local.set $sum (f32x4.add (local.get $sum) (v128.load (local.get $ri))))
+        (local.set $ri (i32.add (local.get $ri) (i32.const 16)))
+        (local.set $size (f32.add (local.get $size) (f32.const 1)))
+        (local.set $k (i32.add (local.get $k) (i32.const 1)))
+        (br $l1)))
+      ;; Phase 2: accumulate and write with a growing window.
+      (local.set $k (i32.const 0))
+      (block $e2 (loop $l2
+        (br_if $e2 (i32.ge_s (local.get $k) (local.get $p2)))
+        (local.set $sum (f32x4.add (local.get $sum) (v128.load (local.get $ri))))
+        (local.set $ri (i32.add (local.get $ri) (i32.const 16)))
+        (local.set $size (f32.add (local.get $size) (f32.const 1)))
+        (v128.store (local.get $oi) (f32x4.div (local.get $sum) (f32x4.splat (local.get $size))))
+        (local.set $oi (i32.add (local.get $oi) (i32.const 16)))
+        (local.set $k (i32.add (local.get $k) (i32.const 1)))
+        (br $l2)))
+      ;; Phase 3: slide the full window.
+      (local.set $k (i32.const 0))
+      (block $e3 (loop $l3
+        (br_if $e3 (i32.ge_s (local.get $k) (local.get $p3)))
+        (local.set $sum (f32x4.sub (f32x4.add (local.get $sum) (v128.load (local.get $ri))) (v128.load (local.get $li))))
+        (local.set $ri (i32.add (local.get $ri) (i32.const 16)))
+        (local.set $li (i32.add (local.get $li) (i32.const 16)))
+        (v128.store (local.get $oi) (f32x4.div (local.get $sum) (f32x4.splat (local.get $size))))
+        (local.set $oi (i32.add (local.get $oi) (i32.const 16)))
+        (local.set $k (i32.add (local.get $k) (i32.const 1)))
+        (br $l3)))
+      ;; Phase 4: shrink the window at the end.
+      (local.set $k (i32.const 0))
+      (block $e4 (loop $l4
+        (br_if $e4 (i32.ge_s (local.get $k) (local.get $p4)))
+        (local.set $sum (f32x4.sub (local.get $sum) (v128.load (local.get $li))))
+        (local.set $li (i32.add (local.get $li) (i32.const 16)))
+        (local.set $size (f32.sub (local.get $size) (f32.const 1)))
+        (v128.store (local.get $oi) (f32x4.div (local.get $sum) (f32x4.splat (local.get $size))))
+        (local.set $oi (i32.add (local.get $oi) (i32.const 16)))
+        (local.set $k (i32.add (local.get $k) (i32.const 1)))
+        (br $l4)))
+      ;; De-interleave $strip2 into the four output rows.
+      (local.set $j (i32.const 0))
+      (block $de (loop $dl
+        (br_if $de (i32.ge_s (local.get $j) (local.get $j4)))
+        (local.set $q (i32.shl (local.get $j) (i32.const 2)))
+        (local.set $s (i32.add (local.get $strip2) (i32.shl (local.get $j) (i32.const 4))))
+        (call $transpose_store
+          (v128.load (local.get $s))
+          (v128.load offset=16 (local.get $s))
+          (v128.load offset=32 (local.get $s))
+          (v128.load offset=48 (local.get $s))
+          (i32.add (local.get $o0) (local.get $q)) (i32.add (local.get $o1) (local.get $q))
+          (i32.add (local.get $o2) (local.get $q)) (i32.add (local.get $o3) (local.get $q)))
+        (local.set $j (i32.add (local.get $j) (i32.const 4)))
+        (br $dl)))
+      (block $dte (loop $dtl
+        (br_if $dte (i32.ge_s (local.get $j) (local.get $cols)))
+        (call $scatter (local.get $o0) (local.get $o1) (local.get $o2) (local.get $o3) (i32.shl (local.get $j) (i32.const 2))
+          (v128.load (i32.add (local.get $strip2) (i32.shl (local.get $j) (i32.const 4)))))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $dtl)))
+      (local.set $r (i32.add (local.get $r) (i32.const 4)))
+      (br $row_group))))
 
   ;; One row step of PDQ's column box filter (pdq.js boxAlongCols) across all columns:
   ;; sums += row $add (if >= 0); sums -= row $sub (if >= 0); row $dst = sums / size (if >= 0).
