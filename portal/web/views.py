@@ -22,6 +22,7 @@ from django.utils.crypto import salted_hmac
 from django.utils.formats import date_format
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -41,6 +42,18 @@ SESSION_CASE = "tb_case"
 SESSION_CASE_CHECK = "tb_case_check"
 
 MAX_JSON_BODY = 256 * 1024  # 100 files of hashes are a few tens of kB
+
+# hashing's own messages are English; these are the translated equivalents.
+HASHING_MESSAGES = {
+    hashing.UnreadableImage: gettext_lazy(
+        "This image is damaged or incomplete and could not be read."
+    ),
+    hashing.ImageTooLarge: gettext_lazy("This image has too many pixels to hash."),
+    hashing.UnsupportedFormat: gettext_lazy(
+        "This file is not an image format we can hash "
+        "(supported: JPEG, PNG, GIF, WebP, HEIC/HEIF, AVIF, BMP, TIFF)."
+    ),
+}
 
 
 # Helpers ---------------------------------------------------------------------
@@ -237,7 +250,8 @@ def upload(request: HttpRequest, *, add: bool = False) -> HttpResponse:
             try:
                 items.append(_hash_in_memory(file))
             except hashing.HashingError as error:
-                errors.append(_("File %(n)d: %(message)s") % {"n": number, "message": error})
+                message = HASHING_MESSAGES.get(type(error), _("This file could not be hashed."))
+                errors.append(_("File %(n)d: %(message)s") % {"n": number, "message": message})
         if not errors:
             try:
                 if case is not None:

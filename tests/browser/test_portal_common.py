@@ -112,14 +112,22 @@ def portal_page(chromium, live_server, artifacts_dir, request) -> Iterator[Porta
     yield from _portal_page(chromium, live_server, artifacts_dir, request, DESKTOP)
 
 
-def _portal_page(chromium, live_server, artifacts_dir, request, viewport) -> Iterator[PortalPage]:
+@pytest.fixture
+def no_js_page(chromium, live_server, artifacts_dir, request) -> Iterator[PortalPage]:
+    """A browser context with JavaScript turned off."""
+    yield from _portal_page(chromium, live_server, artifacts_dir, request, DESKTOP, js=False)
+
+
+def _portal_page(
+    chromium, live_server, artifacts_dir, request, viewport, *, js: bool = True
+) -> Iterator[PortalPage]:
     from portal.cases.models import FeedCounter
 
     cache.clear()  # throttle counters live in the cache
     # Transactional tests flush the tables between tests, which removes the
     # feed counter row that migration cases.0002 creates; put it back.
     FeedCounter.objects.get_or_create(pk=1)
-    context = chromium.new_context(viewport=viewport, accept_downloads=True)
+    context = chromium.new_context(viewport=viewport, accept_downloads=True, java_script_enabled=js)
     # The quick-exit target is another site: answer it locally (no network).
     context.route(
         re.compile(r"^https://www\.bbc\.co\.uk/.*"),
@@ -132,7 +140,9 @@ def _portal_page(chromium, live_server, artifacts_dir, request, viewport) -> Ite
         "console",
         lambda msg: errors.append(f"console: {msg.text}") if msg.type == "error" else None,
     )
-    prefix = f"portal-{request.node.name}-{viewport['width']}".replace("[", "-").replace("]", "")
+    prefix = f"portal-{request.node.name}-{viewport['width']}{'' if js else '-nojs'}".replace(
+        "[", "-"
+    ).replace("]", "")
     portal = PortalPage(page, live_server.url, errors, artifacts_dir, prefix)
     try:
         yield portal

@@ -1,0 +1,97 @@
+"""Server-side hashing through Django's test client: consent, errors, size cap, add to a case."""
+
+import io
+
+import numpy as np
+import pytest
+from django.core.cache import cache
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client, override_settings
+from django.urls import reverse
+from PIL import Image
+
+import hashing
+from portal.cases.models import Case
+from tests.factories import case_with_items
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    cache.clear()
+
+
+@pytest.fixture
+def eligible(client: Client) -> Client:
+    client.post(reverse("web:start"), {"age": "adult", "subject": "pictured", "consent": "on"})
+    return client
+
+
+def _png(seed: int) -> bytes:
+    pixels = np.random.default_rng(seed).integers(0, 256, (120, 160, 3), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(pixels, "RGB").save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _file(data: bytes, name: str = "private.png") -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, data, content_type="image/png")
+
+
+def test_upload_needs_eligibility_first(client):
+    assert client.get(reverse("web:upload")).url == reverse("web:start")
+
+
+def test_consent_is_required_and_nothing_is_hashed_without_it(client, eligible):
+    response = client.post(reverse("web:upload"), {"files": _file(_png(1))})
+    assert b"Please tick this box" in response.content
+    assert not Case.objects.exists()
+
+
+def test_uploaded_files_give_the_same_hashes_as_the_library(client, eligible):
+    data = [_png(2), _png(3)]
+    response = client.post(
+        reverse("web:upload"),
+        {"files": [_file(d) for d in data], "consent": "on", "recovery": "on"},
+    )
+    assert response.status_code == 200 and b'id="secret-pin"' in response.content
+    case = Case.objects.get()
+    assert case.recovery_code_hash
+    for d in data:
+        record = hashing.hash_bytes(d)
+        assert case.hashes.filter(algorithm="pdq", value=record["pdq"]).exists()
+        assert case.hashes.filter(algorithm="sha256", value=record["sha256"]).exists()
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (_png(7)[:400], b"damaged"),
+        (b"just some text, not an image", b"not an image format"),
+    ],
+    ids=["truncated-png", "text"],
+)
+def test_a_bad_file_gets_a_clear_message_and_nothing_is_stored(client, eligible, data, message):
+    response = client.post(
+        reverse("web:upload"), {"files": [_file(_png(4)), _file(data)], "consent": "on"}
+    )
+    assert b"File 2:" in response.content and message in response.content
+    assert not Case.objects.exists()
+
+
+@override_settings(TAKEBACK_MAX_UPLOAD_BYTES=20_000, FILE_UPLOAD_MAX_MEMORY_SIZE=20_000)
+def test_an_upload_over_the_cap_is_refused_unread(client, eligible):
+    big = _png(5) * 3
+    assert len(big) > 20_000
+    response = client.post(reverse("web:upload"), {"files": _file(big), "consent": "on"})
+    assert b"too large" in response.content
+    assert not Case.objects.exists()
+
+
+def test_images_can_be_added_to_an_open_case_on_the_server(client):
+    created = case_with_items(1)
+    client.post(reverse("web:status_login"), {"number": created.case.number, "pin": created.pin})
+    response = client.post(reverse("web:status_upload"), {"files": _file(_png(6)), "consent": "on"})
+    assert response.url == reverse("web:status")
+    assert created.case.hashes.count() == 4 + 5
