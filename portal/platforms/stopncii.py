@@ -20,15 +20,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Q
 from django.db.models.functions import Coalesce
-from django.utils import timezone
 
 from portal.cases.feed import feed_position_current
 from portal.cases.models import Case, SubmittedHash
 from portal.cases.services import SubmittedItem, case_create
 from portal.exceptions import ApplicationError
-from portal.platforms.models import HashFeedback, Platform
+from portal.platforms.feed import platform_fetched_record
+from portal.platforms.models import Decoy, HashFeedback, Platform
 from portal.platforms.services import pseudonymous_case_id
 
 # The contract's names (threatexchange StopNCIISignalType / StopNCIICaseStatus /
@@ -129,6 +129,10 @@ class FeedPosition:
     # first fetch, and a platform that never held a hash has nothing to remove
     # (and need not learn that a withdrawn hash ever existed).
     skip_removed_upto: int
+    # The head when the chain began. startTimestamp only filters rows up to it
+    # (those the consumer may have had already); anything that committed since
+    # is new to the consumer, whatever its timestamp.
+    chain_head: int = 0
 
 
 @dataclass(frozen=True)
@@ -140,23 +144,44 @@ class FeedPage:
 
 def feed_position_start(*, platform: Platform, start_timestamp: int) -> FeedPosition:
     """The position a chain begins at for a fetch with no page token."""
+    head = feed_position_current()
     first_fetch = platform.fetched_seq == 0
     return FeedPosition(
         after_seq=0,
         start_timestamp=start_timestamp,
         max_timestamp=start_timestamp,
-        skip_removed_upto=feed_position_current() if first_fetch else 0,
+        skip_removed_upto=head if first_fetch else 0,
+        chain_head=head,
     )
 
 
-def _page_rows(*, position: FeedPosition, limit: int) -> QuerySet[SubmittedHash]:
-    since = datetime.fromtimestamp(position.start_timestamp, tz=UTC)
-    return (
-        SubmittedHash.objects.filter(EXCHANGED, feed_seq__gt=position.after_seq)
+def _since(position: FeedPosition) -> datetime:
+    return datetime.fromtimestamp(position.start_timestamp, tz=UTC)
+
+
+def _page_rows(*, position: FeedPosition, head: int, limit: int) -> list[SubmittedHash]:
+    return list(
+        SubmittedHash.objects.filter(EXCHANGED, feed_seq__gt=position.after_seq, feed_seq__lte=head)
         .exclude(~Q(status=SubmittedHash.Status.ACTIVE), feed_seq__lte=position.skip_removed_upto)
         # A row's time is when it last changed: removal time, else creation.
         .annotate(changed_at=Coalesce("removed_at", "created_at"))
-        .filter(changed_at__gte=since)
+        .filter(Q(changed_at__gte=_since(position)) | Q(feed_seq__gt=position.chain_head))
+        .order_by("feed_seq")[: limit + 1]
+    )
+
+
+def _page_decoys(
+    *, platform: Platform, position: FeedPosition, head: int, limit: int
+) -> list[Decoy]:
+    """This platform's leak-tracing decoys in the window, like the native feed carries."""
+    return list(
+        Decoy.objects.filter(
+            EXCHANGED,
+            platform=platform,
+            feed_seq__gt=position.after_seq,
+            feed_seq__lte=head,
+        )
+        .filter(Q(created_at__gte=_since(position)) | Q(feed_seq__gt=position.chain_head))
         .order_by("feed_seq")[: limit + 1]
     )
 
@@ -173,43 +198,50 @@ def stopncii_feed_page(*, platform: Platform, position: FeedPosition, limit: int
     the checkpoint second; records are whole state, so re-applying is harmless.
     """
     head = feed_position_current()  # read first: every position up to it is committed
-    rows = list(_page_rows(position=position, limit=limit))
-    has_more = len(rows) > limit
-    rows = rows[:limit]
-    records = _records_for(platform=platform, rows=rows)
-    last_seq = rows[-1].feed_seq if rows else position.after_seq
-    max_ts = max([position.max_timestamp, *(_unix(r.changed_at) for r in rows)])
-    new_position = FeedPosition(
-        after_seq=last_seq,
-        start_timestamp=position.start_timestamp,
-        max_timestamp=max_ts,
-        skip_removed_upto=position.skip_removed_upto,
+    merged: list[SubmittedHash | Decoy] = sorted(
+        [
+            *_page_rows(position=position, head=head, limit=limit),
+            *_page_decoys(platform=platform, position=position, head=head, limit=limit),
+        ],
+        key=lambda row: row.feed_seq,
     )
-    # Once caught up, the platform has been sent everything up to `head`: the
-    # rows this exchange doesn't carry (pHash, SHA-256, ...) can't reach it any
-    # other way, and the victim's "received by" count shouldn't wait for them.
-    sent_upto = last_seq if has_more else max(last_seq, head)
-    _fetched_record(platform=platform, seq=sent_upto)
+    has_more = len(merged) > limit
+    merged = merged[:limit]
+    records = _records_for(platform=platform, rows=merged)
+    last_seq = merged[-1].feed_seq if merged else position.after_seq
+    times = [_unix(_changed_at(row)) for row in merged]
+    new_position = FeedPosition(
+        # Caught up: everything up to the head has been served, filtered-out
+        # positions (pHash, SHA-256, other platforms' decoys) included.
+        after_seq=last_seq if has_more else max(last_seq, head),
+        start_timestamp=position.start_timestamp,
+        max_timestamp=max([position.max_timestamp, *times]),
+        skip_removed_upto=position.skip_removed_upto,
+        chain_head=position.chain_head,
+    )
+    # The victim's "received by" count reads this; it shouldn't wait for rows
+    # this exchange doesn't carry, which can't reach the platform through it.
+    platform_fetched_record(platform=platform, position=new_position.after_seq)
     return FeedPage(records=records, position=new_position, has_more=has_more)
 
 
-def _fetched_record(*, platform: Platform, seq: int) -> None:
-    now = timezone.now()
-    Platform.objects.filter(pk=platform.pk).update(fetched_at=now)
-    Platform.objects.filter(pk=platform.pk, fetched_seq__lt=seq).update(fetched_seq=seq)
+def _changed_at(row: SubmittedHash | Decoy) -> datetime:
+    if isinstance(row, Decoy):
+        return row.created_at
+    return row.changed_at  # annotated by _page_rows
 
 
-def _records_for(*, platform: Platform, rows: list[SubmittedHash]) -> list[HashRecord]:
+def _records_for(*, platform: Platform, rows: list[SubmittedHash | Decoy]) -> list[HashRecord]:
     """Aggregate records for the hash values of `rows`, in the order last seen."""
-    order: dict[tuple[str, str], None] = {}
+    order: dict[tuple[str, str], Decoy | None] = {}
     for row in rows:
         key = (row.algorithm, row.value)
         # Keep each value once, at its last position on the page.
         order.pop(key, None)
-        order[key] = None
+        order[key] = row if isinstance(row, Decoy) else None
     if not order:
         return []
-    keys = list(order)
+    keys = [key for key, decoy in order.items() if decoy is None]
     holders = (
         SubmittedHash.objects.filter(EXCHANGED)
         .filter(value__in={value for _, value in keys})
@@ -221,7 +253,10 @@ def _records_for(*, platform: Platform, rows: list[SubmittedHash]) -> list[HashR
         by_key[(row.algorithm, row.value)].append(row)
     feedback_by_key = _feedback_by_key(platform=platform, keys=keys)
     records = []
-    for key in keys:
+    for key, decoy in order.items():
+        if decoy is not None:
+            records.append(_decoy_record(platform=platform, decoy=decoy))
+            continue
         group = by_key[key]
         statuses = {row.status for row in group}
         if SubmittedHash.Status.ACTIVE in statuses:
@@ -246,6 +281,18 @@ def _records_for(*, platform: Platform, rows: list[SubmittedHash]) -> list[HashR
             )
         )
     return records
+
+
+def _decoy_record(*, platform: Platform, decoy: Decoy) -> HashRecord:
+    # Shaped like a real one-case record, so a leaker can't tell decoys apart.
+    case_id = pseudonymous_case_id(platform=platform, case_id=-decoy.pk)
+    return HashRecord(
+        last_mod_timestamp=_unix(decoy.created_at),
+        signal_type=signal_type_of(algorithm=decoy.algorithm),
+        hash_value=decoy.value,
+        hash_status=STATUS_ACTIVE,
+        case_numbers={case_id: STATUS_ACTIVE},
+    )
 
 
 def _feedback_by_key(
@@ -336,7 +383,7 @@ def stopncii_feedback_submit(*, platform: Platform, items: list[FeedbackItem]) -
                 code="bad_feedback_value",
             )
         rows = _hashes_known_to(platform=platform, value=item.hash_value)
-        if not rows:
+        if not rows and not Decoy.objects.filter(platform=platform, value=item.hash_value).exists():
             unknown.append(item.hash_value)
         plan.append((rows, FEEDBACK_OUTCOMES[item.feedback_value]))
     if unknown:
@@ -350,6 +397,8 @@ def stopncii_feedback_submit(*, platform: Platform, items: list[FeedbackItem]) -
         if outcome is None:
             ignored += 1
             continue
+        # Feedback on one of the platform's own decoys is answered like any
+        # other (and stored nowhere), so feedback can't be used to spot them.
         for row in rows:
             feedback_record(platform=platform, submitted_hash=row, outcome=outcome)
         recorded += 1

@@ -403,3 +403,34 @@ def test_submission_creates_an_active_case_with_the_partners_verdict(acme, partn
         ("md5", "video", "cd" * 16),
     }
     assert HashFeedback.objects.filter(platform=acme.platform, outcome="blocked").count() == 2
+
+
+def make_decoy(platform: Platform, value: str):
+    from django.db import transaction
+
+    from portal.cases.feed import feed_positions_allocate
+    from portal.platforms.models import Decoy
+
+    with transaction.atomic():
+        (seq,) = feed_positions_allocate(count=1)
+        return Decoy.objects.create(
+            platform=platform, algorithm="pdq", value=value, quality=90, feed_seq=seq
+        )
+
+
+def test_decoys_are_served_only_to_their_platform_and_look_real(acme, acme_client, case):
+    decoy = make_decoy(acme.platform, random_pdq(random.Random(4)))
+    other = platforms.platform_create(name="Other")
+    other_client = keyed(other.stopncii_function_key.raw, other.stopncii_subscription_key.raw)
+    mine = acme_client.get(FETCH).json()["hashRecords"]
+    theirs = other_client.get(FETCH).json()["hashRecords"]
+    assert decoy.value in {r["hashValue"] for r in mine}
+    assert decoy.value not in {r["hashValue"] for r in theirs}
+    record = next(r for r in mine if r["hashValue"] == decoy.value)
+    real = next(r for r in mine if r["hashValue"] != decoy.value)
+    assert set(record) == set(real) and record["hashStatus"] == "Active"
+    assert len(record["caseNumbers"]) == 1 and next(iter(record["caseNumbers"])).startswith("pc_")
+    # Feedback on it is answered like any other and stored nowhere.
+    response = acme_client.post(FEEDBACK, feedback_body((decoy.value, "Blocked")), format="json")
+    assert response.json() == {"count": 1, "recorded": 1, "ignored": 0}
+    assert not HashFeedback.objects.exists()
