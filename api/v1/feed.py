@@ -21,6 +21,7 @@ from rest_framework.views import APIView
 
 from api.cursors import cursor_decode, cursor_encode
 from api.permissions import request_platform
+from api.v1.serializers import FeedbackCountsSerializer
 from portal.cases.models import SubmittedHash
 from portal.exceptions import ApplicationError
 from portal.platforms import feed
@@ -28,12 +29,6 @@ from portal.platforms.feed import FeedFilters
 from portal.platforms.services import SCOPE_FEED_READ
 
 _FEEDBACK_HELP = "How many platforms reported each outcome for this hash (counts only)."
-
-
-class FeedbackCountsSerializer(serializers.Serializer):
-    matched_pending_review = serializers.IntegerField()
-    blocked = serializers.IntegerField()
-    not_violating = serializers.IntegerField()
 
 
 class FeedEntrySerializer(serializers.Serializer):

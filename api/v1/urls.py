@@ -3,6 +3,7 @@
 from django.urls import path
 
 from api.v1.feed import HashFeedApi, HashSnapshotApi
+from api.v1.match import HashMatchApi
 from api.v1.platform import PlatformMeApi
 
 app_name = "v1"
@@ -11,4 +12,5 @@ urlpatterns = [
     path("me", PlatformMeApi.as_view(), name="platform-me"),
     path("hashes/feed", HashFeedApi.as_view(), name="hash-feed"),
     path("hashes/snapshot", HashSnapshotApi.as_view(), name="hash-snapshot"),
+    path("match", HashMatchApi.as_view(), name="hash-match"),
 ]

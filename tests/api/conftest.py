@@ -46,3 +46,13 @@ def assert_error(response, status: int, code: str) -> dict:
     assert body["code"] == code, body
     assert isinstance(body["message"], str) and body["message"]
     return body
+
+
+@pytest.fixture(autouse=True)
+def _fresh_match_indexes():
+    """Each test's database is rolled back: the in-process match indexes must be too."""
+    from portal.platforms.matching import match_indexes_reset
+
+    match_indexes_reset()
+    yield
+    match_indexes_reset()

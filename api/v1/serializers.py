@@ -1,0 +1,45 @@
+"""Serializer pieces shared by several endpoints: hashes in their strict wire form."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from hashing.distance import HEX_LENGTHS, is_valid_hex
+from portal.platforms.models import HashFeedback
+
+
+class HashSerializer(serializers.Serializer):
+    """`{"algorithm", "value"}` with the value in lower-case hex of the algorithm's length."""
+
+    ALGORITHMS: tuple[str, ...] = ("pdq", "phash", "dhash", "md5", "sha256")
+
+    algorithm = serializers.ChoiceField(choices=ALGORITHMS)
+    value = serializers.CharField(
+        max_length=64, trim_whitespace=False, help_text="Lower-case hex of the algorithm's length."
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        hash_value_check(attrs["algorithm"], attrs["value"], field="value")
+        return attrs
+
+
+def hash_value_check(algorithm: str, value: str, *, field: str) -> None:
+    if not is_valid_hex(algorithm, value):
+        raise serializers.ValidationError(
+            {
+                field: serializers.ErrorDetail(
+                    f"A {algorithm} hash is exactly {HEX_LENGTHS[algorithm]} lower-case "
+                    "hexadecimal digits (0-9, a-f).",
+                    code="bad_hash",
+                )
+            }
+        )
+
+
+class FeedbackCountsSerializer(serializers.Serializer):
+    matched_pending_review = serializers.IntegerField()
+    blocked = serializers.IntegerField()
+    not_violating = serializers.IntegerField()
+
+
+OUTCOMES = HashFeedback.Outcome.values
