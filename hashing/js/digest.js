@@ -7,12 +7,27 @@
 
 import { createMD5, createSHA256 } from "./vendor/hash-wasm-4.13.0/index.esm.min.js";
 
+// Files up to this size are digested from one read; bigger ones are streamed.
+export const WHOLE_READ_LIMIT = 64 * 1024 * 1024;
+
 /**
  * @param {Blob} blob
  * @param {(done: number, total: number) => void} [onProgress] called after each chunk
  * @returns {Promise<{md5: string, sha256: string}>} lower-case hex
  */
 export async function digestBlob(blob, onProgress) {
+  // Small files (photos) are read in one go: many small stream reads cost more than the
+  // hashing itself. Anything larger streams in chunks, so memory stays flat.
+  if (blob.size <= WHOLE_READ_LIMIT) {
+    const [md5, sha256] = await Promise.all([createMD5(), createSHA256()]);
+    const bytes = new Uint8Array(await blob.arrayBuffer());
+    md5.init();
+    sha256.init();
+    md5.update(bytes);
+    sha256.update(bytes);
+    if (onProgress) onProgress(bytes.byteLength, blob.size);
+    return { md5: md5.digest("hex"), sha256: sha256.digest("hex") };
+  }
   const [md5, sha256] = await Promise.all([createMD5(), createSHA256()]);
   md5.init();
   sha256.init();

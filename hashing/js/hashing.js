@@ -235,14 +235,18 @@ export async function hashBitmap(bitmap, { engine = "auto", readback = "auto" } 
 export async function hashFile(blob, options = {}) {
   const onProgress = options.onProgress || (() => {});
   const media = mediaKind(blob);
-  const digests = digestBlob(blob, (done, total) => onProgress({ stage: "digest", done, total }));
   if (media !== "image") {
-    return { media, ...(await digests) };
+    return { media, ...(await digestBlob(blob, (done, total) => onProgress({ stage: "digest", done, total }))) };
   }
+  // Start the browser's decode first: it runs on another thread while this one digests.
+  onProgress({ stage: "decode", done: 0, total: 1 });
+  const decoding = decodeBitmap(blob);
+  decoding.catch(() => {}); // handled below, after the digests
+  const digests = digestBlob(blob, (done, total) => onProgress({ stage: "digest", done, total }));
+  digests.catch(() => {}); // awaited below
   let hashes;
   try {
-    onProgress({ stage: "decode", done: 0, total: 1 });
-    const bitmap = await decodeBitmap(blob);
+    const bitmap = await decoding;
     try {
       onProgress({ stage: "hash", done: 0, total: 1 });
       hashes = await hashBitmap(bitmap, options);
