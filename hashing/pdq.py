@@ -2,8 +2,8 @@
 
 The reference is the ``pdqhash`` binding of ThreatExchange's C++ ``pdqhashing.cpp``, run on
 the full-resolution pixels (no pre-shrink), which is what python-threatexchange and HMA
-compute. ``hashing._pdq_fast`` is a faster re-implementation that must stay bit-identical to
-it (tests/hashing/test_pdq_fast.py checks that on every conformance image); it is used when
+compute. ``hashing._fast`` is a faster re-implementation that must stay bit-identical to
+it (tests/hashing/test_fast.py checks that on every conformance image); it is used when
 available and ``pdqhash`` otherwise.
 
 Bit order (see ../shared/conformance/pdq/README.md): bit k = 16*i + j is set when DCT
@@ -69,9 +69,13 @@ def bits_to_hex(bits: npt.ArrayLike) -> str:
     return np.packbits(array).tobytes().hex()
 
 
-def _rgb_array(image: Image.Image) -> npt.NDArray[np.uint8]:
+def _rgb_array_check(image: Image.Image) -> None:
     if image.mode != "RGB":
         raise ValueError("PDQ expects an RGB image; decode it with hashing.decode.open_image()")
+
+
+def _rgb_array(image: Image.Image) -> npt.NDArray[np.uint8]:
+    _rgb_array_check(image)
     return np.asarray(image, dtype=np.uint8)
 
 
@@ -83,10 +87,12 @@ def pdq_hash_reference(image: Image.Image) -> PdqHash:
 
 def pdq_hash(image: Image.Image) -> PdqHash:
     """PDQ hash and quality of an RGB image (fast exact path when available)."""
-    from hashing import _pdq_fast
+    from hashing import _fast
 
-    if _pdq_fast.AVAILABLE:
-        return _pdq_fast.pdq_hash(_rgb_array(image))
+    if _fast.AVAILABLE:
+        _rgb_array_check(image)
+        pdq, quality, _phash, _dhash = _fast.hash_pixels(_fast.pixel_view(image))
+        return PdqHash(pdq, quality)
     return pdq_hash_reference(image)
 
 
