@@ -3,6 +3,7 @@
 from django.urls import path
 
 from api.v1.feed import HashFeedApi, HashSnapshotApi
+from api.v1.feedback import FeedAcknowledgeApi, HashFeedbackApi
 from api.v1.match import HashMatchApi
 from api.v1.platform import PlatformMeApi
 
@@ -13,4 +14,6 @@ urlpatterns = [
     path("hashes/feed", HashFeedApi.as_view(), name="hash-feed"),
     path("hashes/snapshot", HashSnapshotApi.as_view(), name="hash-snapshot"),
     path("match", HashMatchApi.as_view(), name="hash-match"),
+    path("feedback", HashFeedbackApi.as_view(), name="hash-feedback"),
+    path("acknowledge", FeedAcknowledgeApi.as_view(), name="feed-acknowledge"),
 ]

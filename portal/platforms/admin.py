@@ -2,7 +2,7 @@
 
 from django.contrib import admin, messages
 
-from portal.platforms import services
+from portal.platforms import selectors, services
 from portal.platforms.models import ApiKey, HashFeedback, Platform
 
 
@@ -17,14 +17,61 @@ class ApiKeyInline(admin.TabularInline):
         return False  # keys are issued with `manage.py create_platform` / the API
 
 
+class RemovalLagFilter(admin.SimpleListFilter):
+    """Platforms that have not acknowledged applying every removal so far."""
+
+    title = "removals applied"
+    parameter_name = "removals"
+
+    def lookups(self, request, model_admin):
+        return [("lagging", "Lagging behind removals"), ("current", "All removals applied")]
+
+    def queryset(self, request, queryset):
+        last = selectors.last_removal_seq()
+        if self.value() == "lagging":
+            return queryset.filter(applied_seq__lt=last)
+        if self.value() == "current":
+            return queryset.filter(applied_seq__gte=last)
+        return queryset
+
+
 @admin.register(Platform)
 class PlatformAdmin(admin.ModelAdmin):
-    list_display = ["name", "is_active", "applied_seq", "applied_at", "created_at"]
-    list_filter = ["is_active"]
+    list_display = [
+        "name",
+        "is_active",
+        "fetched_seq",
+        "fetched_at",
+        "applied_seq",
+        "applied_at",
+        "removals_pending",
+        "created_at",
+    ]
+    list_filter = ["is_active", RemovalLagFilter]
     search_fields = ["name"]
-    fields = ["name", "is_active", "applied_seq", "applied_at", "created_at"]
-    readonly_fields = ["applied_seq", "applied_at", "created_at"]
+    fields = [
+        "name",
+        "is_active",
+        "fetched_seq",
+        "fetched_at",
+        "applied_seq",
+        "applied_at",
+        "removals_pending",
+        "created_at",
+    ]
+    readonly_fields = [
+        "fetched_seq",
+        "fetched_at",
+        "applied_seq",
+        "applied_at",
+        "removals_pending",
+        "created_at",
+    ]
     inlines = [ApiKeyInline]
+
+    @admin.display(description="removals not yet applied")
+    def removals_pending(self, obj: Platform) -> int:
+        return selectors.platform_removals_pending(platform=obj)
 
 
 @admin.register(ApiKey)

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from django.db.models import Max
+from django.db.models import Max, QuerySet
 
 from portal.cases.models import Case, SubmittedHash
 from portal.platforms.models import HashFeedback, Platform
@@ -47,3 +47,23 @@ def case_distribution(*, case: Case) -> CaseDistribution:
         hashes_removed=removed.count(),
         feedback=feedback,
     )
+
+
+def last_removal_seq() -> int:
+    """The feed position of the newest removal (0 if nothing was ever removed)."""
+    removed = SubmittedHash.objects.exclude(status=SubmittedHash.Status.ACTIVE)
+    return removed.aggregate(m=Max("feed_seq"))["m"] or 0
+
+
+def platform_removals_pending(*, platform: Platform) -> int:
+    """Removals in the feed after the position the platform acknowledged applying."""
+    return (
+        SubmittedHash.objects.exclude(status=SubmittedHash.Status.ACTIVE)
+        .filter(feed_seq__gt=platform.applied_seq)
+        .count()
+    )
+
+
+def platforms_lagging() -> QuerySet[Platform]:
+    """Active platforms that have not acknowledged every removal so far."""
+    return Platform.objects.filter(is_active=True, applied_seq__lt=last_removal_seq())

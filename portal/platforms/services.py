@@ -137,3 +137,111 @@ def pseudonymous_item_id(*, platform: Platform, item_id: str) -> str:
 def _pseudonym(*, platform: Platform, text: str) -> str:
     digest = hmac.new(platform.pseudonym_salt.encode(), text.encode(), hashlib.sha256)
     return digest.hexdigest()[:24]
+
+
+MAX_FEEDBACK_BATCH = 1_000
+
+FEEDBACK_RECORDED = "recorded"
+FEEDBACK_UNKNOWN_HASH = "unknown_hash"
+
+
+@dataclass(frozen=True)
+class FeedbackReport:
+    """A platform's report on one hash; `case_id` (its pseudonym) narrows it to one case."""
+
+    algorithm: str
+    value: str
+    outcome: str
+    case_id: str | None = None
+
+
+@dataclass(frozen=True)
+class FeedbackResult:
+    report: FeedbackReport
+    status: str
+    hashes: int  # how many stored hashes (cases) the report was recorded against
+
+
+@transaction.atomic
+def feedback_submit(*, platform: Platform, reports: list[FeedbackReport]) -> list[FeedbackResult]:
+    """Record what `platform` did about each hash; its latest report per hash wins.
+
+    A report names a hash by algorithm and value (what platforms store); without a
+    `case_id` it applies to every case holding that hash. Other platforms never
+    see these rows, only counts (feed corroboration); victims see counts too.
+    """
+    from portal.cases.models import SubmittedHash
+    from portal.platforms.models import Decoy, HashFeedback
+
+    if len(reports) > MAX_FEEDBACK_BATCH:
+        raise ApplicationError(
+            f"Send at most {MAX_FEEDBACK_BATCH} reports per request.", code="batch_too_large"
+        )
+    for report in reports:
+        if report.outcome not in HashFeedback.Outcome.values:
+            raise ApplicationError(f"Unknown outcome {report.outcome!r}.", code="bad_outcome")
+    stored: dict[tuple[str, str], list[SubmittedHash]] = {}
+    for row in SubmittedHash.objects.filter(
+        algorithm__in={r.algorithm for r in reports}, value__in={r.value for r in reports}
+    ).only("pk", "algorithm", "value", "case_id"):
+        stored.setdefault((row.algorithm, row.value), []).append(row)
+    decoys = set(
+        Decoy.objects.filter(platform=platform, value__in={r.value for r in reports}).values_list(
+            "algorithm", "value"
+        )
+    )
+    latest: dict[int, str] = {}
+    results = []
+    for report in reports:
+        rows = stored.get((report.algorithm, report.value), [])
+        if report.case_id is not None:
+            rows = [
+                row
+                for row in rows
+                if hmac.compare_digest(
+                    pseudonymous_case_id(platform=platform, case_id=row.case_id), report.case_id
+                )
+            ]
+        for row in rows:
+            latest[row.pk] = report.outcome
+        if rows:
+            status = FEEDBACK_RECORDED
+        elif (report.algorithm, report.value) in decoys:
+            # Answer as for a real hash: telling a platform which of its hashes
+            # are decoys would let a leaker strip them. Nothing is stored.
+            status = FEEDBACK_RECORDED
+        else:
+            status = FEEDBACK_UNKNOWN_HASH
+        results.append(FeedbackResult(report=report, status=status, hashes=len(rows)))
+    if latest:
+        HashFeedback.objects.bulk_create(
+            [
+                HashFeedback(platform=platform, submitted_hash_id=pk, outcome=outcome)
+                for pk, outcome in latest.items()
+            ],
+            update_conflicts=True,
+            unique_fields=["platform", "submitted_hash"],
+            update_fields=["outcome", "updated_at"],
+        )
+    return results
+
+
+@transaction.atomic
+def platform_acknowledge(*, platform: Platform, position: int) -> Platform:
+    """The platform has applied every change (additions and removals) up to `position`.
+
+    Only positions it has been sent count: acknowledging beyond `fetched_seq` is
+    refused. The value never goes back, so a late or repeated report is harmless.
+    """
+    locked = Platform.objects.select_for_update().get(pk=platform.pk)
+    if position > locked.fetched_seq:
+        raise ApplicationError(
+            "You can only acknowledge positions you have been sent.",
+            code="position_ahead",
+            extra={"fetched_seq": locked.fetched_seq},
+        )
+    if position > locked.applied_seq:
+        locked.applied_seq = position
+    locked.applied_at = timezone.now()
+    locked.save(update_fields=["applied_seq", "applied_at"])
+    return locked
