@@ -230,4 +230,5 @@ def test_spanish_is_available_and_chosen_without_a_language_cookie(client):
     client.post(reverse("web:language"), {"language": "es", "next": "/"})
     page = client.get(reverse("web:home")).content.decode()
     assert '<html lang="es">' in page
+    assert "Salida rápida" in page and "Evita que se compartan imágenes íntimas" in page
     assert "django_language" not in client.cookies

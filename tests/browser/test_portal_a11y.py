@@ -1,0 +1,173 @@
+"""Accessibility and layout of every page of the flow, at phone and desktop width.
+
+axe-core (vendored under tests/browser/vendor/, injected by the test only)
+must find no serious or critical violation on any page; no page may scroll
+sideways at 360 px; each page is saved as a screenshot in test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+from playwright.sync_api import expect
+
+from portal.cases.models import Organisation
+from tests.browser import test_portal_common as common
+from tests.browser.test_portal_common import DESKTOP, PHONE, eligibility, status_login
+from tests.factories import case_with_items
+
+pytestmark = [pytest.mark.browser]
+
+images = common.images
+
+VENDOR = Path(__file__).with_name("vendor")
+AXE = VENDOR / "axe-core-4.14.1" / "axe.min.js"
+RUN_AXE = """async () => {
+    const result = await axe.run(document, {
+        runOnly: {type: "tag", values: [
+            "wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]},
+    });
+    return result.violations
+        .filter(v => v.impact === "serious" || v.impact === "critical")
+        .map(v => `${v.id} (${v.impact}): ${v.nodes.map(n => n.target.join(" ")).join(", ")}`);
+}"""
+
+
+def test_vendored_files_match_the_recorded_checksums() -> None:
+    readme = (VENDOR / "README.md").read_text()
+    recorded = dict(re.findall(r"\| `(axe-core-[^`]+)` \| `[^`]+` \| `([0-9a-f]{64})` \|", readme))
+    assert recorded, "no checksums found in vendor/README.md"
+    on_disk = {
+        p.relative_to(VENDOR).as_posix()
+        for p in VENDOR.rglob("*")
+        if p.is_file() and p.name != "README.md"
+    }
+    assert on_disk == set(recorded)
+    for name, digest in recorded.items():
+        assert hashlib.sha256((VENDOR / name).read_bytes()).hexdigest() == digest, name
+
+
+class Checker:
+    def __init__(self, portal: common.PortalPage) -> None:
+        self.portal = portal
+        self.pages: list[str] = []
+        self.violations: dict[str, list[str]] = {}
+
+    def __call__(self, name: str) -> None:
+        page = self.portal.page
+        page.wait_for_load_state("load")
+        self.pages.append(name)
+        found = page.evaluate(RUN_AXE)
+        if found:
+            self.violations[name] = found
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= page.viewport_size["width"], f"{name} scrolls sideways: {width}px"
+        self.portal.shot(name)
+
+
+@pytest.fixture(params=[PHONE, DESKTOP], ids=["phone", "desktop"])
+def checked_page(request, chromium, live_server, artifacts_dir):
+    for portal in common._portal_page(chromium, live_server, artifacts_dir, request, request.param):
+        # An init script is not subject to the page's CSP, so the policy stays
+        # exactly as served; axe is injected into the test page only.
+        portal.page.add_init_script(path=str(AXE))
+        yield portal
+
+
+@pytest.mark.django_db(transaction=True)
+def test_every_page_of_the_flow_is_accessible(checked_page, images) -> None:
+    portal, page = checked_page, checked_page.page
+    check = Checker(portal)
+
+    portal.go("/")
+    check("01-home")
+    portal.go("/start/")
+    page.get_by_role("button", name="Continue").click()
+    expect(page.locator(".field-error").first).to_be_visible()
+    check("02-eligibility-errors")
+    page.get_by_label("No, I am under 18").check()
+    page.locator("input[name=subject][value=pictured]").check()
+    page.locator("input[name=consent]").check()
+    page.get_by_role("button", name="Continue").click()
+    check("03-under-18")
+
+    eligibility(portal)
+    check("04-choose")
+    files = [images[k] for k in ("beach", "party", "flat", "broken")]
+    page.locator("#files").set_input_files([str(i.path) for i in files])
+    portal.wait_hashed(4)
+    page.locator("details summary").click()
+    check("05-hashed-review")
+    page.get_by_label("Also give me a recovery code").check()
+    page.get_by_role("button", name="Submit fingerprints of 3 files").click()
+    expect(page.locator("#created")).to_be_visible()
+    check("06-created")
+    number = page.locator("#secret-number").inner_text().strip()
+    pin = page.locator("#secret-pin").inner_text().strip()
+
+    status_login(portal, number, "00000000" if pin != "00000000" else "11111111")
+    expect(page.get_by_role("alert")).to_be_visible()
+    check("07-login-error")
+    status_login(portal, number, pin)
+    page.wait_for_url("**/case/status/")
+    check("08-status")
+    page.get_by_role("link", name="Add more images").click()
+    check("09-add")
+    portal.go("/case/status/")
+    page.locator(".case-item").first.get_by_role("link", name="Withdraw").click()
+    check("10-confirm-withdraw-one")
+    page.get_by_role("button", name="Yes, withdraw").click()
+    check("11-status-after-withdraw")
+    page.get_by_role("link", name="Withdraw the whole case").click()
+    check("12-confirm-withdraw-case")
+    page.get_by_role("button", name="Yes, withdraw").click()
+    check("13-withdrawn")
+
+    portal.go("/case/recover/")
+    check("14-recover")
+    portal.go("/submit/on-server/")
+    page.get_by_role("button", name="Send for hashing").click()
+    check("15-server-hashing-errors")
+
+    user = get_user_model().objects.create_user("caseworker", password="a long passphrase 42")
+    organisation = Organisation.objects.create(name="Example Helpline", slug="example")
+    organisation.members.add(user)
+    case_with_items(2, organisation=organisation)
+    portal.go("/caseworkers/sign-in/")
+    check("16-caseworker-sign-in")
+    page.get_by_label("Username").fill("caseworker")
+    page.get_by_label("Password").fill("a long passphrase 42")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/caseworkers/")
+    check("17-caseworker-cases")
+
+    assert len(check.pages) == 17
+    assert check.violations == {}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_spanish_pages_and_messages(chromium, live_server, artifacts_dir, request, images) -> None:
+    for portal in common._portal_page(chromium, live_server, artifacts_dir, request, PHONE):
+        page = portal.page
+        portal.go("/")
+        page.get_by_label("Language").select_option("es")
+        page.get_by_role("button", name="Change").click()
+        expect(page.get_by_role("link", name="Salida rápida")).to_be_visible()
+        portal.shot("es-home")
+        portal.go("/start/")
+        page.get_by_label("Sí, tengo 18 años o más").check()
+        page.locator("input[name=subject][value=synthetic]").check()
+        page.locator("input[name=consent]").check()
+        page.get_by_role("button", name="Continuar").click()
+        page.wait_for_url("**/submit/")
+        page.locator("#files").set_input_files(str(images["beach"].path))
+        portal.wait_hashed(1)
+        expect(page.locator(".file-status")).to_have_text(
+            "Listo: huellas creadas en este dispositivo."
+        )
+        expect(page.locator("#submit-button")).to_have_text("Enviar las huellas de 1 archivos")
+        portal.shot("es-choose")
