@@ -1,0 +1,107 @@
+"""``serve-index``: the local lookups over HTTP on loopback, for a non-Python upload path.
+
+``POST /check`` with ``{"hashes": {"pdq": "...", "phash": "...", "md5": "..."}}`` answers
+``{"match": bool, "distance", "matches": [...]}``; ``GET /health`` answers the store's
+size and feed position. The index is rebuilt when a ``sync`` has moved the store's
+position. Images are never sent here: hash them where they are.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from hashing.distance import HEX_LENGTHS, is_valid_hex
+from hashing.platform.check import Checker
+from hashing.platform.store import Store
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+class IndexServer(ThreadingHTTPServer):
+    def __init__(self, address: tuple[str, int], db_path: str) -> None:
+        super().__init__(address, _Handler)
+        self.db_path = db_path
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self._checker: Checker | None = None
+        self._position: str | None = None
+
+    def store(self) -> Store:
+        # sqlite3 connections belong to one thread.
+        store = getattr(self._local, "store", None)
+        if store is None:
+            store = self._local.store = Store(self.db_path)
+        return store
+
+    def checker(self) -> Checker:
+        store = self.store()
+        position = store.meta_get("position")
+        with self._lock:
+            if self._checker is None or position != self._position:
+                self._checker = Checker(store)
+                self._position = position
+            self._checker.store = store
+            return self._checker
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: IndexServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        # Quiet by default: a request log would list the hashes of uploads.
+        pass
+
+    def _send(self, status: int, body: dict[str, Any]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        if self.path != "/health":
+            self._send(404, {"code": "not_found", "message": "Use POST /check or GET /health."})
+            return
+        store = self.server.store()
+        self._send(200, {"hashes": store.count(), "position": store.meta_get("position")})
+
+    def do_POST(self) -> None:
+        if self.path != "/check":
+            self._send(404, {"code": "not_found", "message": "Use POST /check or GET /health."})
+            return
+        length = int(self.headers.get("Content-Length") or 0)
+        if not 0 < length <= MAX_BODY_BYTES:
+            self._send(400, {"code": "bad_request", "message": "Send a JSON body (max 64 KiB)."})
+            return
+        try:
+            hashes = json.loads(self.rfile.read(length))["hashes"]
+            if not isinstance(hashes, dict):
+                raise TypeError
+        except (ValueError, KeyError, TypeError):
+            self._send(400, {"code": "bad_request", "message": 'Send {"hashes": {...}}.'})
+            return
+        for algorithm, value in hashes.items():
+            if algorithm not in HEX_LENGTHS or not is_valid_hex(algorithm, value):
+                self._send(
+                    400,
+                    {"code": "bad_hash", "message": f"{algorithm}: lower-case hex of its length."},
+                )
+                return
+        matches = self.server.checker().lookup(hashes)
+        self._send(
+            200,
+            {
+                "match": bool(matches),
+                "distance": matches[0]["distance"] if matches else None,
+                "matches": matches,
+            },
+        )
+
+
+def serve(db_path: str, *, host: str = "127.0.0.1", port: int = 8765) -> None:  # pragma: no cover
+    with IndexServer((host, port), db_path) as server:
+        server.serve_forever()

@@ -1,0 +1,184 @@
+"""The local hash list: one SQLite file holding the active hashes and the feed cursor.
+
+A row is one hash of one case as the feed names it: ``(algorithm, value, case_id,
+item_id)``, pseudonymous ids included, because the same hash can come from two cases and
+withdrawing one of them must not remove the other's. The cursor and the feed position
+are kept in ``meta`` and always written in the same transaction as the rows they
+describe.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+SCHEMA_VERSION = "1"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS hashes (
+    id INTEGER PRIMARY KEY,
+    algorithm TEXT NOT NULL,
+    value TEXT NOT NULL,
+    media_kind TEXT NOT NULL,
+    quality INTEGER,
+    case_id TEXT NOT NULL,
+    item_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    UNIQUE (algorithm, value, case_id, item_id)
+);
+CREATE INDEX IF NOT EXISTS hashes_by_value ON hashes (algorithm, value);
+"""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A hash as the snapshot and the feed carry it."""
+
+    seq: int
+    algorithm: str
+    value: str
+    media_kind: str
+    quality: int | None
+    case_id: str
+    item_id: str
+
+    @classmethod
+    def from_json(cls, data: dict) -> Entry:
+        return cls(
+            seq=int(data["seq"]),
+            algorithm=str(data["algorithm"]),
+            value=str(data["value"]),
+            media_kind=str(data.get("media_kind") or "image"),
+            quality=None if data.get("quality") is None else int(data["quality"]),
+            case_id=str(data["case_id"]),
+            item_id=str(data["item_id"]),
+        )
+
+
+class StoreError(Exception):
+    pass
+
+
+class Store:
+    """The SQLite file. Use one per process; writes happen in ``transaction()``."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE below).
+        self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        with self.transaction():
+            for statement in filter(None, (s.strip() for s in _SCHEMA.split(";"))):
+                self._db.execute(statement)
+            version = self.meta_get("schema_version")
+            if version is None:
+                self.meta_set("schema_version", SCHEMA_VERSION)
+            elif version != SCHEMA_VERSION:
+                raise StoreError(f"{self.path} has schema {version}; expected {SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        # IMMEDIATE takes the write lock up front, so two syncs on one file queue
+        # instead of interleaving their pages.
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def meta_get(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def meta_set(self, key: str, value: str) -> None:
+        self._db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    def clear(self) -> None:
+        self._db.execute("DELETE FROM hashes")
+
+    def add(self, entries: Iterable[Entry]) -> None:
+        self._db.executemany(
+            "INSERT INTO hashes (algorithm, value, media_kind, quality, case_id, item_id, seq) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (algorithm, value, case_id, item_id) DO UPDATE SET "
+            "seq = excluded.seq, quality = excluded.quality, media_kind = excluded.media_kind",
+            (
+                (e.algorithm, e.value, e.media_kind, e.quality, e.case_id, e.item_id, e.seq)
+                for e in entries
+            ),
+        )
+
+    def remove(self, entries: Iterable[Entry]) -> None:
+        self._db.executemany(
+            "DELETE FROM hashes WHERE algorithm = ? AND value = ? AND case_id = ? AND item_id = ?",
+            ((e.algorithm, e.value, e.case_id, e.item_id) for e in entries),
+        )
+
+    def count(self) -> int:
+        return int(self._db.execute("SELECT count(*) FROM hashes").fetchone()[0])
+
+    def rows(self, algorithm: str) -> Iterator[tuple[int, str]]:
+        """``(row id, value)`` of every stored hash of ``algorithm``."""
+        yield from self._db.execute(
+            "SELECT id, value FROM hashes WHERE algorithm = ? ORDER BY id", (algorithm,)
+        )
+
+    def exact(self, algorithm: str, value: str) -> list[dict]:
+        cursor = self._db.execute(
+            "SELECT id, algorithm, value, media_kind, case_id FROM hashes "
+            "WHERE algorithm = ? AND value = ? ORDER BY id",
+            (algorithm, value),
+        )
+        return [_row_dict(row) for row in cursor]
+
+    def by_ids(self, ids: list[int]) -> dict[int, dict]:
+        found: dict[int, dict] = {}
+        # The ids travel as one JSON array parameter: no SQL is built from values.
+        cursor = self._db.execute(
+            "SELECT id, algorithm, value, media_kind, case_id FROM hashes "
+            "WHERE id IN (SELECT value FROM json_each(?))",
+            (json.dumps(ids),),
+        )
+        for row in cursor:
+            found[int(row[0])] = _row_dict(row)
+        return found
+
+    def dump(self) -> list[tuple]:
+        """Every row without its local id (to compare two stores in tests and tools)."""
+        return list(
+            self._db.execute(
+                "SELECT algorithm, value, media_kind, quality, case_id, item_id, seq "
+                "FROM hashes ORDER BY algorithm, value, case_id, item_id"
+            )
+        )
+
+
+def _row_dict(row: tuple) -> dict:
+    return {
+        "id": int(row[0]),
+        "algorithm": row[1],
+        "value": row[2],
+        "media_kind": row[3],
+        "case_id": row[4],
+    }
