@@ -46,4 +46,5 @@ def submit_page_strings() -> dict[str, str]:
         "recovery_label": _("Recovery code"),
         "expiry_label": _("Hashes shared until"),
         "status_label": _("Check or withdraw your case at"),
+        "created_title": _("Thank you. Your case is open."),
     }

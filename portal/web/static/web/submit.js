@@ -218,6 +218,9 @@ function showCreated(data) {
   }
   document.getElementById("status-link").dataset.statusUrl = data.status_url;
   form.hidden = true;
+  const heading = document.querySelector("h1");
+  if (heading && strings.created_title) heading.textContent = strings.created_title;
+  if (strings.created_title) document.title = `${strings.created_title} · Takeback`;
   for (const node of document.querySelectorAll(".lead, .hint-server")) node.hidden = true;
   section.hidden = false;
   section.focus();
