@@ -29,7 +29,7 @@ from portal.cases.services import SubmittedItem, case_create
 from portal.exceptions import ApplicationError
 from portal.platforms.feed import platform_fetched_record
 from portal.platforms.models import Decoy, HashFeedback, Platform
-from portal.platforms.services import pseudonymous_case_id
+from portal.platforms.services import FeedbackReport, feedback_submit, pseudonymous_case_id
 
 # The contract's names (threatexchange StopNCIISignalType / StopNCIICaseStatus /
 # StopNCIICSPFeedbackValue values).
@@ -333,37 +333,28 @@ def _feedback_by_key(
 # Feedback -----------------------------------------------------------------
 
 
-@transaction.atomic
-def feedback_record(
-    *, platform: Platform, submitted_hash: SubmittedHash, outcome: str
-) -> HashFeedback:
-    """Record what `platform` did about one stored hash; the latest report wins."""
-    if outcome not in HashFeedback.Outcome.values:
-        raise ApplicationError(f"Unknown feedback outcome {outcome!r}.", code="bad_outcome")
-    feedback, _ = HashFeedback.objects.update_or_create(
-        platform=platform, submitted_hash=submitted_hash, defaults={"outcome": outcome}
-    )
-    return feedback
-
-
 @dataclass(frozen=True)
 class FeedbackItem:
     hash_value: str
     feedback_value: str
 
 
-def _hashes_known_to(*, platform: Platform, value: str) -> list[SubmittedHash]:
-    """The stored rows with this value that the platform can have been sent.
+def _algorithm_of(value: str) -> str:
+    return SubmittedHash.Algorithm.PDQ if len(value) == 64 else SubmittedHash.Algorithm.MD5
+
+
+def _hash_known_to(*, platform: Platform, value: str) -> bool:
+    """Whether the platform can have been sent a stored hash with this value.
 
     Active rows, and removed rows whose removal it has fetched. Anything else
     (a hash quarantined before it reached the platform, say) is reported as
     unknown, so feedback can't be used to probe for hashes it was never sent.
     """
-    return list(
-        SubmittedHash.objects.filter(EXCHANGED, value=value)
-        .filter(Q(status=SubmittedHash.Status.ACTIVE) | Q(feed_seq__lte=platform.fetched_seq))
-        .order_by("pk")
+    sent = SubmittedHash.objects.filter(EXCHANGED, value=value).filter(
+        Q(status=SubmittedHash.Status.ACTIVE) | Q(feed_seq__lte=platform.fetched_seq)
     )
+    # The platform's own decoys count as known: feedback must not tell them apart.
+    return sent.exists() or Decoy.objects.filter(platform=platform, value=value).exists()
 
 
 @transaction.atomic
@@ -373,7 +364,7 @@ def stopncii_feedback_submit(*, platform: Platform, items: list[FeedbackItem]) -
     The contract's feedback carries no signal type, only the hash value; a value
     is unambiguous here because PDQ (64 hex digits) and MD5 (32) differ in length.
     """
-    plan: list[tuple[list[SubmittedHash], str | None]] = []
+    outcomes: list[str | None] = []
     unknown: list[str] = []
     for item in items:
         if item.feedback_value not in FEEDBACK_OUTCOMES:
@@ -382,26 +373,30 @@ def stopncii_feedback_submit(*, platform: Platform, items: list[FeedbackItem]) -
                 f"{', '.join(FEEDBACK_OUTCOMES)}.",
                 code="bad_feedback_value",
             )
-        rows = _hashes_known_to(platform=platform, value=item.hash_value)
-        if not rows and not Decoy.objects.filter(platform=platform, value=item.hash_value).exists():
+        known = _hash_known_to(platform=platform, value=item.hash_value)
+        if (
+            not known
+            and not Decoy.objects.filter(platform=platform, value=item.hash_value).exists()
+        ):
             unknown.append(item.hash_value)
-        plan.append((rows, FEEDBACK_OUTCOMES[item.feedback_value]))
+        outcomes.append(FEEDBACK_OUTCOMES[item.feedback_value])
     if unknown:
         raise ApplicationError(
             f"{len(unknown)} hash value(s) are not in this exchange's feed.",
             code="unknown_hash",
             extra={"unknownHashes": unknown},
         )
-    recorded = ignored = 0
-    for rows, outcome in plan:
-        if outcome is None:
-            ignored += 1
-            continue
-        # Feedback on one of the platform's own decoys is answered like any
-        # other (and stored nowhere), so feedback can't be used to spot them.
-        for row in rows:
-            feedback_record(platform=platform, submitted_hash=row, outcome=outcome)
-        recorded += 1
+    reports = [
+        FeedbackReport(algorithm=_algorithm_of(item.hash_value), value=item.hash_value, outcome=o)
+        for item, o in zip(items, outcomes, strict=True)
+        if o is not None
+    ]
+    # Stored the one way the native API stores feedback (latest per platform
+    # and hash wins); decoys are answered as recorded and stored nowhere.
+    if reports:
+        feedback_submit(platform=platform, reports=reports)
+    recorded = len(reports)
+    ignored = len(items) - recorded
     return {"recorded": recorded, "ignored": ignored}
 
 
@@ -432,15 +427,20 @@ def stopncii_hashes_submit(*, platform: Platform, hashes: list[PartnerHash]) -> 
             SubmittedItem(media_kind=media_kind, hashes={algorithm: partner_hash.hash_value})
         )
     case = case_create(items=items).case
-    stored = {(h.algorithm, h.value): h for h in case.hashes.all()}
+    reports = []
     for partner_hash in hashes:
         outcome = FEEDBACK_OUTCOMES.get(partner_hash.feedback_value or "None")
-        if outcome is None:
-            continue
-        algorithm, _ = _SIGNAL_ALGORITHMS[partner_hash.signal_type]
-        feedback_record(
-            platform=platform,
-            submitted_hash=stored[(algorithm, partner_hash.hash_value)],
-            outcome=outcome,
-        )
+        if outcome is not None:
+            algorithm, _ = _SIGNAL_ALGORITHMS[partner_hash.signal_type]
+            case_id = pseudonymous_case_id(platform=platform, case_id=case.pk)
+            reports.append(
+                FeedbackReport(
+                    algorithm=algorithm,
+                    value=partner_hash.hash_value,
+                    outcome=outcome,
+                    case_id=case_id,
+                )
+            )
+    if reports:
+        feedback_submit(platform=platform, reports=reports)
     return case
