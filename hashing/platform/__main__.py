@@ -47,6 +47,11 @@ def _parser() -> argparse.ArgumentParser:
     sync_cmd.add_argument("--follow", action="store_true", help="keep polling after catching up")
     sync_cmd.add_argument("--interval", type=float, default=300.0, help="seconds between polls")
     sync_cmd.add_argument("--quiet", action="store_true", help="no progress bar")
+    sync_cmd.add_argument(
+        "--no-acknowledge",
+        action="store_true",
+        help="don't report the applied feed position to the server",
+    )
 
     check_cmd = commands.add_parser("check", help="hash files and look them up locally")
     check_cmd.add_argument("--db", required=True)

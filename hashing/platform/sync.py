@@ -33,6 +33,8 @@ class SyncResult:
     pages: int = 0
     position: int = 0
     caught_up: bool = False
+    # The position the server was told is applied here (None: not acknowledged).
+    acknowledged: int | None = None
 
     def as_dict(self) -> dict[str, object]:
         return dict(self.__dict__)
@@ -45,8 +47,15 @@ def sync(
     page_size: int = 5_000,
     max_pages: int | None = None,
     progress: bool = True,
+    acknowledge: bool = True,
 ) -> SyncResult:
-    """Bring the store up to date; stop when caught up (or after ``max_pages`` feed pages)."""
+    """Bring the store up to date; stop when caught up (or after ``max_pages`` feed pages).
+
+    Then, unless ``acknowledge`` is false, tell the server which feed position is now
+    applied here (``POST /api/v1/acknowledge``): that is what lets a victim's case page
+    say "removed from N of M platforms". The local store is what ``check`` consults, so
+    a committed page is an applied page.
+    """
     result = SyncResult()
     known_base = store.meta_get("base_url")
     if known_base is not None and known_base != client.base_url:
@@ -57,6 +66,12 @@ def sync(
         result.bootstrapped = bootstrap(store, client, progress=progress)
     follow(store, client, result, page_size=page_size, max_pages=max_pages, progress=progress)
     result.position = int(store.meta_get("position") or 0)
+    if acknowledge and result.position > int(store.meta_get("acknowledged") or 0):
+        client.post("/api/v1/acknowledge", {"position": result.position})
+        with store.transaction():
+            store.meta_set("acknowledged", str(result.position))
+    if acknowledge:
+        result.acknowledged = int(store.meta_get("acknowledged") or 0) or None
     return result
 
 

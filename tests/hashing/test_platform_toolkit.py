@@ -31,6 +31,7 @@ from portal.cases import services as cases
 from portal.cases.models import FeedCounter, SubmittedHash
 from portal.platforms import services as platforms
 from portal.platforms.models import Decoy, Platform
+from portal.platforms.selectors import case_distribution
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -134,6 +135,8 @@ def test_sync_then_check_follows_additions_and_withdrawals(live_server, tmp_path
     assert stored_rows(db) == expected_rows(created.platform)
     platform = Platform.objects.get(pk=created.platform.pk)
     assert platform.fetched_seq == summary["position"] > 0
+    # ... and told the server what it has applied.
+    assert summary["acknowledged"] == platform.applied_seq == summary["position"]
 
     code, results = check(db, images["kept1"], images["withdrawn"], images["never"])
     assert code == 1
@@ -156,6 +159,9 @@ def test_sync_then_check_follows_additions_and_withdrawals(live_server, tmp_path
     assert resumed_summary["caught_up"] is True
     assert "feed [" in resumed.stderr
     assert stored_rows(db) == expected_rows(created.platform)
+    # The victim's case page can now say the withdrawal was applied here.
+    distribution = case_distribution(case=withdrawn)
+    assert (distribution.platforms_removed, distribution.platforms_total) == (1, 1)
 
     # Resumed incremental == a fresh bootstrap now, row for row.
     fresh = tmp_path / "fresh.db"
