@@ -11,7 +11,7 @@
 // onto white with out = floor((c*a + 255*(255-a) + 127) / 255).
 
 import { digestBlob } from "./digest.js";
-import { PixelBuffer, fastPathAvailable } from "./fast.js";
+import { PixelBuffer, fastPathAvailable, warmUp as warmUpKernels } from "./fast.js";
 import { imagehashesFromGrey } from "./imagehash.js";
 import { pdqFromLuma } from "./pdq.js";
 
@@ -217,8 +217,12 @@ export async function hashBitmap(bitmap, { engine = "auto", readback = "auto" } 
   const { width, height } = bitmap;
   if (engine !== "js" && width > 64 && height > 64 && fastPathAvailable()) {
     const buffer = new PixelBuffer(width, height);
-    const { order } = await readPixels(bitmap, buffer.rgba, readback, "native");
-    return buffer.hash(order);
+    try {
+      const { order } = await readPixels(bitmap, buffer.rgba, readback, "native");
+      return buffer.hash(order);
+    } finally {
+      buffer.release();
+    }
   }
   const rgba = new Uint8Array(width * height * 4);
   await readPixels(bitmap, rgba, readback);
@@ -261,4 +265,24 @@ export async function hashFile(blob, options = {}) {
   const { md5, sha256 } = await digests;
   onProgress({ stage: "done", done: 1, total: 1 });
   return { media, md5, sha256, ...hashes };
+}
+
+/**
+ * Exercise every step once on small made-up images (decoder, pixel read-back, digests,
+ * WebAssembly kernels) so the browser has them loaded and optimised before the first real
+ * photo. Worth calling when a hashing Worker starts. Returns the milliseconds spent.
+ */
+export async function warmUp() {
+  const start = performance.now();
+  warmUpKernels();
+  const canvas = new OffscreenCanvas(160, 120);
+  const ctx = canvas.getContext("2d");
+  const gradient = ctx.createLinearGradient(0, 0, 160, 120);
+  gradient.addColorStop(0, "#203040");
+  gradient.addColorStop(1, "#f0c080");
+  ctx.fillStyle = gradient;
+  ctx.fillRect(0, 0, 160, 120);
+  const blob = await canvas.convertToBlob({ type: "image/jpeg", quality: 0.9 });
+  await hashFile(new File([blob], "warm-up.jpg", { type: "image/jpeg" }));
+  return performance.now() - start;
 }

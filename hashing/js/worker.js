@@ -5,7 +5,11 @@
 //           {id, type: "result", result}
 //           {id, type: "error", code, message}   (code: "unreadable" | "too-large" | "unsupported" | "internal")
 
-import { hashFile } from "./hashing.js";
+import { hashFile, warmUp } from "./hashing.js";
+
+// Get the decoder, the digests and the hashing code loaded and optimised while the person
+// is still choosing a file. Only a speed-up: hashing works without it.
+warmUp().catch(() => {});
 
 self.addEventListener("message", async (event) => {
   const { id, file } = event.data || {};

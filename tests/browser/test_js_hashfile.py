@@ -131,3 +131,56 @@ def test_hashing_sends_nothing_over_the_network(chromium, hashing_site: Site, tm
         assert requests == []
     finally:
         context.close()
+
+
+def test_files_hashed_at_the_same_time_in_one_worker_do_not_mix(
+    hashing_page, hashing_site: Site, tmp_path
+) -> None:
+    # The WebAssembly engine keeps one memory between photos; overlapping jobs must not
+    # share it.
+    rng = np.random.default_rng(13)
+    paths = []
+    for index, size in enumerate([(640, 480), (640, 480), (500, 700), (641, 479)]):
+        path = tmp_path / f"same-time-{index}.png"
+        Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)).save(path)
+        paths.append(path)
+    urls = [hashing_site.add(f"hashfile/{p.name}", p.read_bytes()) for p in paths]
+    got = hashing_page.evaluate(
+        """async (urls) => {
+            const files = await Promise.all(urls.map(async (url) =>
+                new File([await (await fetch(url)).blob()], url.split("/").pop())));
+            const hasher = new window.takeback.WorkerHasher();
+            const results = await Promise.all(files.map((file) => hasher.hash(file)));
+            hasher.terminate();
+            return results;
+        }""",
+        urls,
+    )
+    assert got == [hashing.hash_image(path) for path in paths]
+
+
+def test_pixel_buffers_alive_at_the_same_time_have_their_own_memory(hashing_page) -> None:
+    got = hashing_page.evaluate(
+        """() => {
+            const { fast, hashing } = window.takeback;
+            const fill = (buffer, seed) => {
+                for (let i = 0; i < buffer.rgba.length; i++) {
+                    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+                    buffer.rgba[i] = (i & 3) === 3 ? 255 : (seed >>> 16) & 255;
+                }
+                return buffer.rgba.slice();
+            };
+            const a = new fast.PixelBuffer(300, 200);
+            const pixelsA = fill(a, 1);
+            const b = new fast.PixelBuffer(300, 200);
+            const pixelsB = fill(b, 2);
+            return {
+                a: a.hash(), b: b.hash(),
+                expectedA: hashing.hashPixels(pixelsA, 300, 200, 4),
+                expectedB: hashing.hashPixels(pixelsB, 300, 200, 4),
+            };
+        }"""
+    )
+    assert got["a"] == got["expectedA"]
+    assert got["b"] == got["expectedB"]
+    assert got["a"] != got["b"]
