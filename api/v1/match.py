@@ -9,7 +9,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.permissions import request_platform
-from api.v1.serializers import FeedbackCountsSerializer, HashSerializer, hash_value_check
+from api.v1.serializers import (
+    HEX_VALIDATOR,
+    FeedbackCountsSerializer,
+    HashSerializer,
+    hash_value_check,
+)
 from hashing.distance import MATCH_THRESHOLDS
 from portal.exceptions import ApplicationError
 from portal.platforms import matching
@@ -36,7 +41,9 @@ class HashMatchApi(APIView):
             ALGORITHMS = tuple(sorted(matching.MATCHABLE_ALGORITHMS))
             algorithm = serializers.ChoiceField(choices=ALGORITHMS)
             variants = serializers.ListField(
-                child=serializers.CharField(max_length=64, trim_whitespace=False),
+                child=serializers.CharField(
+                    max_length=64, trim_whitespace=False, validators=[HEX_VALIDATOR]
+                ),
                 required=False,
                 max_length=matching.MAX_VARIANTS,
                 help_text=(

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from django.core.validators import RegexValidator
 from rest_framework import serializers
 
 from hashing.distance import HEX_LENGTHS, is_valid_hex
 from portal.platforms.models import HashFeedback
+
+# Documents the wire form in the schema (and refuses other shapes early); the exact
+# length per algorithm is checked by `hash_value_check` with hashing.distance.
+HEX_VALIDATOR = RegexValidator(
+    r"^(?:[0-9a-f]{16}|[0-9a-f]{32}|[0-9a-f]{64})$",
+    message="A hash is 16, 32 or 64 lower-case hexadecimal digits, by algorithm.",
+    code="bad_hash",
+)
 
 
 class HashSerializer(serializers.Serializer):
@@ -15,7 +24,10 @@ class HashSerializer(serializers.Serializer):
 
     algorithm = serializers.ChoiceField(choices=ALGORITHMS)
     value = serializers.CharField(
-        max_length=64, trim_whitespace=False, help_text="Lower-case hex of the algorithm's length."
+        max_length=64,
+        trim_whitespace=False,
+        validators=[HEX_VALIDATOR],
+        help_text="Lower-case hex: 64 digits for pdq and sha256, 32 for md5, 16 for phash/dhash.",
     )
 
     def validate(self, attrs: dict) -> dict:

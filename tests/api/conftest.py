@@ -56,3 +56,11 @@ def _fresh_match_indexes():
     match_indexes_reset()
     yield
     match_indexes_reset()
+
+
+@pytest.fixture
+def feed_counter_row(transactional_db) -> None:
+    """Re-create the feed counter row (a data migration's) that transactional tests flush."""
+    from portal.cases.models import FeedCounter
+
+    FeedCounter.objects.get_or_create(pk=1)

@@ -26,7 +26,7 @@ CASES_PER_WRITER = 12
 
 
 @pytest.mark.django_db(transaction=True)
-def test_consumer_sees_every_committed_change_exactly_once(postgres_database):
+def test_consumer_sees_every_committed_change_exactly_once(postgres_database, feed_counter_row):
     platform = services.platform_create(name="Follower")
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {platform.api_key.raw}")

@@ -171,7 +171,9 @@ def test_streaming_memory_does_not_grow_with_the_number_of_hashes(acme):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_snapshot_stays_consistent_while_cases_commit_mid_download(postgres_database):
+def test_snapshot_stays_consistent_while_cases_commit_mid_download(
+    postgres_database, feed_counter_row
+):
     """On PostgreSQL the stream runs in its own REPEATABLE READ transaction."""
     import threading
 
