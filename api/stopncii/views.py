@@ -5,12 +5,14 @@ Same paths, parameters and JSON as StopNCII.org as threatexchange's
 so a platform switches by changing only its base URL. Views parse and shape;
 the logic is in `portal.platforms.stopncii`. Errors are the API's JSON errors
 (`api.exceptions`), with a 4xx status the client's `raise_for_status` reports.
+Field names are the contract's (camelCase), not ours.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,10 +20,12 @@ from rest_framework.views import APIView
 
 from api.exceptions import ApiError
 from api.permissions import request_platform
+from api.stopncii import schema  # noqa: F401 - registers the key pair with drf-spectacular
 from api.stopncii.authentication import StopNCIIKeyAuthentication
 from api.stopncii.tokens import BadPageToken, page_token_decode, page_token_encode
 from hashing.distance import HEX_LENGTHS
 from portal.cases.services import MAX_ITEMS_PER_SUBMISSION
+from portal.exceptions import ApplicationError
 from portal.platforms import stopncii
 from portal.platforms.services import SCOPE_STOPNCII, pseudonymous_case_id
 
@@ -32,6 +36,8 @@ MAX_FEEDBACK_BATCH = 1_000
 MAX_TIMESTAMP = 253_402_300_799
 
 _HEX_DIGITS = frozenset("0123456789abcdef")
+_SIGNAL_TYPES = [stopncii.SIGNAL_IMAGE_PDQ, stopncii.SIGNAL_VIDEO_MD5]
+_STATUSES = [stopncii.STATUS_ACTIVE, stopncii.STATUS_WITHDRAWN, stopncii.STATUS_DELETED]
 
 
 def _hash_value_field(value: str) -> str:
@@ -49,6 +55,31 @@ class _StopNCIIApi(APIView):
     throttle_scope = "stopncii"
 
 
+# FetchHashes ---------------------------------------------------------------------
+
+
+class _CSPFeedbackSerializer(serializers.Serializer):
+    feedbackValue = serializers.CharField()
+    source = serializers.CharField(
+        help_text="Your platform's name on your own verdicts, else empty."
+    )
+    tags = serializers.ListField(child=serializers.CharField())
+
+
+class _HashRecordSerializer(serializers.Serializer):
+    lastModtimestamp = serializers.IntegerField(help_text="Unix seconds of the last change.")
+    signalType = serializers.ChoiceField(choices=_SIGNAL_TYPES)
+    hashValue = serializers.CharField(help_text="Lower-case hex.")
+    hashStatus = serializers.ChoiceField(
+        choices=_STATUSES, help_text="Withdrawn or Deleted: delete this hash."
+    )
+    caseNumbers = serializers.DictField(
+        child=serializers.ChoiceField(choices=_STATUSES),
+        help_text="Pseudonymous case id (stable for your platform) -> that case's status.",
+    )
+    CSPFeedbacks = _CSPFeedbackSerializer(many=True)
+
+
 class FetchHashesApi(_StopNCIIApi):
     class InputSerializer(serializers.Serializer):
         startTimestamp = serializers.IntegerField(
@@ -61,6 +92,24 @@ class FetchHashesApi(_StopNCIIApi):
             required=False, allow_blank=True, max_length=2000, trim_whitespace=True
         )
 
+    class OutputSerializer(serializers.Serializer):
+        count = serializers.IntegerField()
+        nextPageToken = serializers.CharField(
+            help_text="Opaque; continues exactly after this page (also once caught up)."
+        )
+        nextSetTimestamp = serializers.IntegerField(
+            help_text="Checkpoint: the newest record time served so far."
+        )
+        hasMoreRecords = serializers.BooleanField()
+        hashRecords = _HashRecordSerializer(many=True)
+
+    @extend_schema(
+        operation_id="stopncii_fetch_hashes",
+        tags=["stopncii"],
+        parameters=[InputSerializer],
+        responses={200: OutputSerializer},
+        description="Hash records changed since startTimestamp (or after nextPageToken).",
+    )
     def get(self, request: Request) -> Response:
         params = self.InputSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
@@ -120,28 +169,41 @@ class _CountedBatch(serializers.Serializer):
         return attrs
 
 
+# SubmitFeedback ------------------------------------------------------------------
+
+
+class _FeedbackSerializer(serializers.Serializer):
+    hashValue = serializers.CharField(max_length=64)
+    feedbackValue = serializers.CharField(
+        max_length=32, help_text="Blocked, NotBlocked, PendingReview, None or QualityUnknown."
+    )
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=200), required=False, max_length=50
+    )
+
+    def validate_hashValue(self, value: str) -> str:
+        return _hash_value_field(value)
+
+
 class SubmitFeedbackApi(_StopNCIIApi):
-    class FeedbackSerializer(serializers.Serializer):
-        hashValue = serializers.CharField(max_length=64)
-        feedbackValue = serializers.CharField(max_length=32)
-        tags = serializers.ListField(
-            child=serializers.CharField(max_length=200), required=False, max_length=50
-        )
-
-        def validate_hashValue(self, value: str) -> str:
-            return _hash_value_field(value)
-
     class InputSerializer(_CountedBatch):
-        hashFeedbacks = serializers.ListField(
-            child=serializers.DictField(), allow_empty=False, max_length=MAX_FEEDBACK_BATCH
+        hashFeedbacks = _FeedbackSerializer(
+            many=True, allow_empty=False, max_length=MAX_FEEDBACK_BATCH
         )
         items_field = "hashFeedbacks"
 
-        def validate_hashFeedbacks(self, value: list[dict]) -> list[dict]:
-            parsed = SubmitFeedbackApi.FeedbackSerializer(data=value, many=True)
-            parsed.is_valid(raise_exception=True)
-            return parsed.validated_data
+    class OutputSerializer(serializers.Serializer):
+        count = serializers.IntegerField()
+        recorded = serializers.IntegerField(help_text="Verdicts recorded.")
+        ignored = serializers.IntegerField(help_text='"None"/"QualityUnknown": nothing recorded.')
 
+    @extend_schema(
+        operation_id="stopncii_submit_feedback",
+        tags=["stopncii"],
+        request=InputSerializer,
+        responses={200: OutputSerializer},
+        description="What you did about hashes. All or nothing: an unknown hash refuses the batch.",
+    )
     def post(self, request: Request) -> Response:
         body = self.InputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -153,52 +215,72 @@ class SubmitFeedbackApi(_StopNCIIApi):
         return Response({"count": len(items), **result})
 
 
+# SubmitHashes ---------------------------------------------------------------------
+
+
+class _PartnerFeedbackSerializer(serializers.Serializer):
+    feedbackValue = serializers.CharField(max_length=32)
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=200), required=False, max_length=50
+    )
+
+    def validate_feedbackValue(self, value: str) -> str:
+        if value not in stopncii.FEEDBACK_OUTCOMES:
+            raise serializers.ValidationError(
+                f"Unsupported feedbackValue {value!r}.", code="bad_feedback_value"
+            )
+        return value
+
+
+class _PartnerRecordSerializer(serializers.Serializer):
+    signalType = serializers.CharField(
+        max_length=64,
+        help_text="ImagePDQ or VideoMD5 ('StopNCIISignalType.ImagePDQ' is accepted too).",
+    )
+    hashValue = serializers.CharField(max_length=64)
+    lastModtimestamp = serializers.IntegerField(required=False)
+    CSPFeedbacks = _PartnerFeedbackSerializer(many=True, required=False, max_length=10)
+
+    def validate_signalType(self, value: str) -> str:
+        try:
+            return stopncii.signal_type_parse(value)
+        except ApplicationError as exc:
+            raise serializers.ValidationError(exc.message, code=exc.code) from exc
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        value = _hash_value_field(attrs["hashValue"])
+        expected = 64 if attrs["signalType"] == stopncii.SIGNAL_IMAGE_PDQ else 32
+        if len(value) != expected:
+            raise serializers.ValidationError(
+                {"hashValue": f"A {attrs['signalType']} hash has {expected} hex digits."}
+            )
+        attrs["hashValue"] = value
+        feedbacks = attrs.get("CSPFeedbacks") or []
+        attrs["feedbackValue"] = feedbacks[-1]["feedbackValue"] if feedbacks else None
+        return attrs
+
+
 class SubmitHashesApi(_StopNCIIApi):
     # Creating cases is closed by default: see portal.platforms.stopncii.stopncii_hashes_submit.
     required_scope = stopncii.SCOPE_STOPNCII_SUBMIT
 
-    class RecordSerializer(serializers.Serializer):
-        signalType = serializers.CharField(max_length=64)
-        hashValue = serializers.CharField(max_length=64)
-        lastModtimestamp = serializers.IntegerField(required=False)
-        CSPFeedbacks = serializers.ListField(
-            child=serializers.DictField(), required=False, max_length=10
-        )
-
-        def validate_signalType(self, value: str) -> str:
-            try:
-                return stopncii.signal_type_parse(value)
-            except stopncii.ApplicationError as exc:
-                raise serializers.ValidationError(exc.message, code=exc.code) from exc
-
-        def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-            value = _hash_value_field(attrs["hashValue"])
-            expected = 64 if attrs["signalType"] == stopncii.SIGNAL_IMAGE_PDQ else 32
-            if len(value) != expected:
-                raise serializers.ValidationError(
-                    {"hashValue": f"A {attrs['signalType']} hash has {expected} hex digits."}
-                )
-            attrs["hashValue"] = value
-            values = [fb.get("feedbackValue") for fb in attrs.get("CSPFeedbacks", [])]
-            for feedback_value in values:
-                if feedback_value not in stopncii.FEEDBACK_OUTCOMES:
-                    raise serializers.ValidationError(
-                        {"CSPFeedbacks": f"Unsupported feedbackValue {feedback_value!r}."}
-                    )
-            attrs["feedbackValue"] = values[-1] if values else None
-            return attrs
-
     class InputSerializer(_CountedBatch):
-        hashRecords = serializers.ListField(
-            child=serializers.DictField(), allow_empty=False, max_length=MAX_ITEMS_PER_SUBMISSION
+        hashRecords = _PartnerRecordSerializer(
+            many=True, allow_empty=False, max_length=MAX_ITEMS_PER_SUBMISSION
         )
         items_field = "hashRecords"
 
-        def validate_hashRecords(self, value: list[dict]) -> list[dict]:
-            parsed = SubmitHashesApi.RecordSerializer(data=value, many=True)
-            parsed.is_valid(raise_exception=True)
-            return parsed.validated_data
+    class OutputSerializer(serializers.Serializer):
+        count = serializers.IntegerField()
+        caseNumber = serializers.CharField(help_text="Your pseudonymous id of the new case.")
 
+    @extend_schema(
+        operation_id="stopncii_submit_hashes",
+        tags=["stopncii"],
+        request=InputSerializer,
+        responses={200: OutputSerializer},
+        description="A trusted partner adds hashes as a new case (needs scope stopncii_submit).",
+    )
     def post(self, request: Request) -> Response:
         body = self.InputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
