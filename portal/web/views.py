@@ -19,6 +19,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
+from django.utils.decorators import method_decorator
 from django.utils.formats import date_format
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -446,9 +447,29 @@ def recover(request: HttpRequest) -> HttpResponse:
 # Caseworkers of a support organisation -------------------------------------------
 
 
+@method_decorator(sensitive_post_parameters("password"), name="dispatch")
 class OrgLoginView(auth_views.LoginView):
+    """Caseworker sign-in; wrong passwords are throttled like PINs."""
+
     template_name = "web/org_login.html"
     redirect_authenticated_user = True
+
+    def _scope(self) -> dict[str, str]:
+        username = self.request.POST.get("username", "")[:150]
+        return {"action": "staff", "number": username, "client": _client(self.request)}
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        lockout = throttling.secret_lockout_check(**self._scope())
+        if lockout is not None:
+            form = self.get_form()
+            form.errors.clear()
+            form.add_error(None, _lockout_message(lockout))
+            return self.render_to_response(self.get_context_data(form=form))
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form: Any) -> HttpResponse:
+        throttling.secret_failure_record(**self._scope())
+        return super().form_invalid(form)
 
 
 @require_POST

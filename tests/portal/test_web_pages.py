@@ -232,3 +232,15 @@ def test_spanish_is_available_and_chosen_without_a_language_cookie(client):
     assert '<html lang="es">' in page
     assert "Salida rápida" in page and "Evita que se compartan imágenes íntimas" in page
     assert "django_language" not in client.cookies
+
+
+@override_settings(TAKEBACK_PIN_MAX_FAILURES_PER_CASE=2)
+def test_caseworker_password_guessing_is_throttled(client):
+    get_user_model().objects.create_user("worker", password="a long passphrase 42")
+    for _ in range(2):
+        client.post(reverse("web:org_login"), {"username": "worker", "password": "guess"})
+    response = client.post(
+        reverse("web:org_login"), {"username": "worker", "password": "a long passphrase 42"}
+    )
+    assert b"For your safety" in response.content
+    assert "_auth_user_id" not in client.session
