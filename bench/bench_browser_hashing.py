@@ -283,9 +283,7 @@ def main() -> int:
     print(f"createImageBitmap decode alone  : {decode:8.1f} ms/image")
     print(f"hashFile (digests+PDQ+pHash+dHash): {full:8.1f} ms/image")
     print(f"ratio hashFile / decode        : {full / decode:8.2f}x  (target <= 2x)")
-    print(
-        "first image in a fresh Worker (start-up, module loading and hashing, file posted at once):"
-    )
+    print("first image in a fresh worker.js (timed from posting the file to the record):")
     for variant, times in worker["cold"].items():
         cold = statistics.median(times)
         print(f"  {variant:<34} {cold:8.1f} ms ({cold / decode:.2f}x decode)")

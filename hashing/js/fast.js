@@ -8,7 +8,7 @@
 // falls back to the JavaScript path, which gives the same bits, only slower.
 
 import { WASM_BASE64 } from "./kernels.wasm.js";
-import { jaroszPlan, pdqFromFiltered } from "./pdq.js";
+import { decimationIndices, jaroszPlan, pdqFromDownsampled } from "./pdq.js";
 import {
   dhashFromThumbnail,
   lanczosCoefficients,
@@ -114,6 +114,9 @@ export class PixelBuffer {
     this.sumsPtr = take(4 * width);
     this.stripPtr = take(16 * width); // four rows interleaved, for the row filter
     this.strip2Ptr = take(16 * width);
+    this.pickedPtr = take(64 * 4); // the 64 columns PDQ's decimation samples
+    this.narrowPtr = take(64 * 4 * height); // the last row pass, those columns only
+    this.narrow2Ptr = take(64 * 4 * height);
     for (const plan of [this.phashPlan, this.dhashPlan]) {
       plan.boundsPtr = take(plan.horiz.bounds.byteLength);
       plan.kkPtr = take(plan.horiz.kk.byteLength);
@@ -157,14 +160,24 @@ export class PixelBuffer {
       return resampleVerticalL(temp, plan.outW, plan.outH, plan.vert, plan.first);
     });
 
-    // PDQ's tent filter: luminance -> (rows) -> second buffer -> (columns) -> luminance, twice.
+    // PDQ's tent filter: luminance -> (rows) -> second buffer -> (columns) -> luminance, and
+    // again. Only 64x64 values of the result are ever read (decimation), so the second
+    // round keeps just the 64 sampled columns: its row pass still runs every running sum
+    // over the whole row, then writes only those columns, and its column pass runs on them.
     const { windowAlongRows, windowAlongCols, passes } = jaroszPlan(width, height);
+    if (passes !== 2) throw new Error("fast.js assumes PDQ's two filter rounds");
     const buffer2 = this.rgbaPtr; // the RGBA is no longer needed
-    for (let i = 0; i < passes; i++) {
-      k.boxRows(this.lumaPtr, buffer2, height, width, windowAlongRows, this.stripPtr, this.strip2Ptr);
-      boxCols(k, memory, buffer2, this.lumaPtr, height, width, windowAlongCols, this.sumsPtr);
-    }
-    const pdq = pdqFromFiltered(new Float32Array(memory.buffer, this.lumaPtr, n), width, height);
+    const { stripPtr, strip2Ptr, pickedPtr, narrowPtr, narrow2Ptr, sumsPtr } = this;
+    k.boxRows(this.lumaPtr, buffer2, height, width, windowAlongRows, stripPtr, strip2Ptr, 0, 0);
+    boxCols(k, memory, buffer2, this.lumaPtr, height, width, windowAlongCols, sumsPtr);
+    new Int32Array(memory.buffer, pickedPtr, 64).set(decimationIndices(width));
+    k.boxRows(this.lumaPtr, narrowPtr, height, width, windowAlongRows, stripPtr, strip2Ptr, pickedPtr, 64);
+    boxCols(k, memory, narrowPtr, narrow2Ptr, height, 64, windowAlongCols, sumsPtr);
+    const narrow = new Float32Array(memory.buffer, narrow2Ptr, 64 * height);
+    const b64 = new Float32Array(64 * 64);
+    const rowsPicked = decimationIndices(height);
+    for (let i = 0; i < 64; i++) b64.set(narrow.subarray(rowsPicked[i] * 64, rowsPicked[i] * 64 + 64), i * 64);
+    const pdq = pdqFromDownsampled(b64);
     return {
       pdq: pdq.hash,
       pdq_quality: pdq.quality,

@@ -318,6 +318,18 @@ export function pdqFromLuma(luma, numCols, numRows, scratch) {
 export function pdqFromFiltered(filtered, numCols, numRows) {
   const b64 = new Float32Array(64 * 64);
   decimate(filtered, numRows, numCols, b64);
+  return pdqFromDownsampled(b64);
+}
+
+/** Row (or column) indices the reference's decimation samples: trunc((i + 0.5) * n / 64). */
+export function decimationIndices(size) {
+  const idx = new Int32Array(DOWNSAMPLE_DIM);
+  for (let i = 0; i < DOWNSAMPLE_DIM; i++) idx[i] = Math.trunc(((i + 0.5) * size) / DOWNSAMPLE_DIM);
+  return idx;
+}
+
+/** Quality, DCT and bits of the 64x64 filtered-and-decimated luminance. */
+export function pdqFromDownsampled(b64) {
   const quality = qualityMetric(b64);
   const dct16 = new Float32Array(256);
   dct64To16(b64, dct16);

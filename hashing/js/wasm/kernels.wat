@@ -180,6 +180,7 @@
   (v128.store (local.get $p3) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t1) (local.get $t3))))
 
   (func (export "boxRows") (param $in i32) (param $out i32) (param $rows i32) (param $cols i32) (param $window i32) (param $strip i32) (param $strip2 i32)
+      (param $picked i32) (param $npicked i32)
   (local $half i32) (local $p1 i32) (local $p2 i32) (local $p3 i32) (local $p4 i32)
   (local $r i32) (local $k i32) (local $j i32) (local $j4 i32) (local $stride i32) (local $last i32)
   (local $i0 i32) (local $i1 i32) (local $i2 i32) (local $i3 i32)
@@ -276,6 +277,29 @@
         (local.set $oi (i32.add (local.get $oi) (i32.const 16)))
         (local.set $k (i32.add (local.get $k) (i32.const 1)))
         (br $l4)))
+      ;; With $npicked > 0, keep only the columns listed at $picked (i32 indices): output row
+      ;; r is then $npicked floats wide. PDQ's last row pass needs just the 64 columns that
+      ;; decimation samples (the running sums above still cover every column).
+      (if (i32.gt_s (local.get $npicked) (i32.const 0))
+        (then
+          (local.set $q (i32.shl (local.get $npicked) (i32.const 2)))
+          (local.set $o0 (i32.add (local.get $out) (i32.mul (local.get $r) (local.get $q))))
+          (local.set $k (select (i32.add (local.get $r) (i32.const 1)) (local.get $last) (i32.lt_s (i32.add (local.get $r) (i32.const 1)) (local.get $rows))))
+          (local.set $o1 (i32.add (local.get $out) (i32.mul (local.get $k) (local.get $q))))
+          (local.set $k (select (i32.add (local.get $r) (i32.const 2)) (local.get $last) (i32.lt_s (i32.add (local.get $r) (i32.const 2)) (local.get $rows))))
+          (local.set $o2 (i32.add (local.get $out) (i32.mul (local.get $k) (local.get $q))))
+          (local.set $k (select (i32.add (local.get $r) (i32.const 3)) (local.get $last) (i32.lt_s (i32.add (local.get $r) (i32.const 3)) (local.get $rows))))
+          (local.set $o3 (i32.add (local.get $out) (i32.mul (local.get $k) (local.get $q))))
+          (local.set $j (i32.const 0))
+          (block $pe (loop $pl
+            (br_if $pe (i32.ge_s (local.get $j) (local.get $npicked)))
+            (call $scatter (local.get $o0) (local.get $o1) (local.get $o2) (local.get $o3) (i32.shl (local.get $j) (i32.const 2))
+              (v128.load (i32.add (local.get $strip2)
+                (i32.shl (i32.load (i32.add (local.get $picked) (i32.shl (local.get $j) (i32.const 2)))) (i32.const 4)))))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $pl)))
+          (local.set $r (i32.add (local.get $r) (i32.const 4)))
+          (br $row_group)))
       ;; De-interleave $strip2 into the four output rows.
       (local.set $j (i32.const 0))
       (block $de (loop $dl
