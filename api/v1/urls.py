@@ -6,6 +6,7 @@ from api.v1.feed import HashFeedApi, HashSnapshotApi
 from api.v1.feedback import FeedAcknowledgeApi, HashFeedbackApi
 from api.v1.match import HashMatchApi
 from api.v1.platform import PlatformMeApi
+from api.v1.webhooks import WebhookDeleteApi, WebhookListApi
 
 app_name = "v1"
 
@@ -16,4 +17,6 @@ urlpatterns = [
     path("match", HashMatchApi.as_view(), name="hash-match"),
     path("feedback", HashFeedbackApi.as_view(), name="hash-feedback"),
     path("acknowledge", FeedAcknowledgeApi.as_view(), name="feed-acknowledge"),
+    path("webhooks", WebhookListApi.as_view(), name="webhook-list"),
+    path("webhooks/<int:webhook_id>", WebhookDeleteApi.as_view(), name="webhook-delete"),
 ]

@@ -219,6 +219,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Run with `celery -A portal beat` beside the workers in production.
 CELERY_BEAT_SCHEDULE = {
     "expire-cases": {"task": "cases.expire", "schedule": 60 * 60},
+    # Backstop for webhooks: feed writers also ask for a dispatch on commit.
+    "dispatch-webhooks": {"task": "platforms.webhooks_dispatch", "schedule": 30},
 }
 
 # DJANGO REST FRAMEWORK

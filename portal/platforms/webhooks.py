@@ -1,0 +1,283 @@
+"""Webhooks: push new hashes and removals to platforms' HTTPS endpoints.
+
+The feed stays the source of truth; webhooks only spare platforms the polling.
+`webhooks_dispatch` cuts each active endpoint's unsent part of the feed into
+deliveries (at most TAKEBACK_WEBHOOK_BATCH_SIZE entries each), following the
+feed's rule (read the head first, serve positions up to it) so nothing is
+skipped. Each delivery is stored with its exact body and sent by a Celery task
+(enqueued on commit) until the endpoint answers 2xx, with exponential backoff.
+
+Every request carries:
+
+    Takeback-Webhook-Id:        the delivery id (the same on every retry: de-duplicate on it)
+    Takeback-Webhook-Timestamp: Unix time of this attempt
+    Takeback-Webhook-Signature: v1=<hex HMAC-SHA256(secret, f"{timestamp}.{body}")>
+
+Deliveries of one endpoint may arrive out of order (a retry overtakes); every
+entry carries its feed position `seq`, and the README shows how to verify.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import json
+import secrets
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.db.models.functions import Greatest
+from django.utils import timezone
+
+from portal.exceptions import ApplicationError
+from portal.platforms.feed import FeedEntry, feed_head, feed_page_get
+from portal.platforms.models import Platform, WebhookDelivery, WebhookEndpoint
+
+MAX_ENDPOINTS_PER_PLATFORM = 5
+SIGNATURE_VERSION = "v1"
+HEADER_ID = "Takeback-Webhook-Id"
+HEADER_TIMESTAMP = "Takeback-Webhook-Timestamp"
+HEADER_SIGNATURE = "Takeback-Webhook-Signature"
+_LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+
+@dataclass(frozen=True)
+class WebhookCreated:
+    endpoint: WebhookEndpoint
+    secret: str  # shown once to the platform
+
+
+def webhook_url_validate(*, url: str) -> str:
+    """An endpoint must be https (plain http to loopback only when settings allow it)."""
+    bad = ApplicationError("The webhook URL must be an https:// URL.", code="bad_webhook_url")
+    if not isinstance(url, str) or len(url) > 500:
+        raise bad
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises ValueError on a bad port
+    except ValueError:
+        raise bad from None
+    host = (parts.hostname or "").lower()
+    if not host or parts.username or parts.password or parts.fragment or port == 0:
+        raise bad
+    if parts.scheme == "https":
+        return url
+    if (
+        parts.scheme == "http"
+        and settings.TAKEBACK_WEBHOOK_ALLOW_HTTP_LOOPBACK
+        and (host in _LOOPBACK_HOSTS or _is_loopback_ip(host))
+    ):
+        return url
+    raise bad
+
+
+def _is_loopback_ip(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def webhook_sign(*, secret: str, timestamp: int, body: bytes) -> str:
+    """The signature header value for one attempt."""
+    message = f"{timestamp}.".encode() + body
+    digest = hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+    return f"{SIGNATURE_VERSION}={digest}"
+
+
+@transaction.atomic
+def webhook_create(*, platform: Platform, url: str) -> WebhookCreated:
+    """Register an endpoint; it is pushed changes from the current feed position on."""
+    url = webhook_url_validate(url=url)
+    active = WebhookEndpoint.objects.filter(platform=platform, is_active=True)
+    if active.count() >= MAX_ENDPOINTS_PER_PLATFORM:
+        raise ApplicationError(
+            f"A platform may register at most {MAX_ENDPOINTS_PER_PLATFORM} webhooks.",
+            code="too_many_webhooks",
+        )
+    secret = f"whsec_{secrets.token_urlsafe(32)}"
+    endpoint = WebhookEndpoint.objects.create(
+        platform=platform, url=url, secret=secret, enqueued_seq=feed_head()
+    )
+    return WebhookCreated(endpoint=endpoint, secret=secret)
+
+
+@transaction.atomic
+def webhook_delete(*, platform: Platform, endpoint_id: int) -> None:
+    """Stop pushing to an endpoint (pending deliveries are dropped)."""
+    if not 0 < endpoint_id < 2**63:
+        raise ApplicationError("No such webhook.", code="not_found")
+    endpoint = (
+        WebhookEndpoint.objects.select_for_update()
+        .filter(platform=platform, pk=endpoint_id, is_active=True)
+        .first()
+    )
+    if endpoint is None:
+        raise ApplicationError("No such webhook.", code="not_found")
+    endpoint.is_active = False
+    endpoint.deleted_at = timezone.now()
+    endpoint.save(update_fields=["is_active", "deleted_at"])
+    endpoint.deliveries.filter(status=WebhookDelivery.Status.PENDING).update(
+        status=WebhookDelivery.Status.FAILED, last_error="webhook deleted"
+    )
+
+
+def webhooks_notify() -> None:
+    """Ask for a dispatch once the current transaction commits (call after feed changes)."""
+    from portal.platforms.tasks import webhooks_dispatch_task
+
+    transaction.on_commit(webhooks_dispatch_task.delay)
+
+
+def _entry_json(entry: FeedEntry) -> dict:
+    return {
+        "seq": entry.seq,
+        "op": entry.op,
+        "algorithm": entry.algorithm,
+        "value": entry.value,
+        "media_kind": entry.media_kind,
+        "quality": entry.quality,
+        "status": entry.status,
+        "case_id": entry.case_id,
+        "item_id": entry.item_id,
+        "changed_at": entry.changed_at.isoformat(),
+        "feedback": entry.feedback,
+    }
+
+
+@transaction.atomic
+def webhooks_dispatch() -> list[str]:
+    """Cut every active endpoint's unsent feed changes into deliveries; returns their ids."""
+    from portal.platforms.tasks import webhook_deliver_task
+
+    head = feed_head()
+    batch = settings.TAKEBACK_WEBHOOK_BATCH_SIZE
+    created: list[str] = []
+    # SKIP LOCKED: two dispatchers running at once split the endpoints, never double-send.
+    endpoints = (
+        WebhookEndpoint.objects.select_for_update(skip_locked=True)
+        .select_related("platform")
+        .filter(is_active=True, platform__is_active=True, enqueued_seq__lt=head)
+    )
+    for endpoint in endpoints:
+        position = endpoint.enqueued_seq
+        while position < head:
+            page = feed_page_get(platform=endpoint.platform, after=position, limit=batch, head=head)
+            if page.entries:
+                delivery = WebhookDelivery.objects.create(
+                    endpoint=endpoint,
+                    first_seq=page.entries[0].seq,
+                    last_seq=page.position,
+                    payload={},
+                )
+                delivery.payload = {
+                    "delivery_id": str(delivery.id),
+                    "position": page.position,
+                    "entries": [_entry_json(e) for e in page.entries],
+                }
+                delivery.save(update_fields=["payload"])
+                created.append(str(delivery.id))
+                transaction.on_commit(
+                    lambda delivery_id=str(delivery.id): webhook_deliver_task.delay(delivery_id)
+                )
+            position = page.position
+        endpoint.enqueued_seq = position
+        endpoint.save(update_fields=["enqueued_seq"])
+    return created
+
+
+@dataclass(frozen=True)
+class DeliveryOutcome:
+    status: str
+    attempts: int
+    status_code: int | None
+    retry_in: float | None  # seconds until the next attempt, or None when done
+
+
+def retry_delay(*, attempts: int) -> float:
+    """Exponential backoff: BASE, 2*BASE, 4*BASE ... capped at MAX."""
+    base = settings.TAKEBACK_WEBHOOK_RETRY_BASE_SECONDS
+    return float(min(base * 2 ** (attempts - 1), settings.TAKEBACK_WEBHOOK_RETRY_MAX_SECONDS))
+
+
+def webhook_deliver(*, delivery_id: str) -> DeliveryOutcome:
+    """Make one attempt at a pending delivery and record the outcome."""
+    with transaction.atomic():
+        delivery = (
+            WebhookDelivery.objects.select_for_update()
+            .select_related("endpoint__platform")
+            .get(pk=delivery_id)
+        )
+        if delivery.status != WebhookDelivery.Status.PENDING or not delivery.endpoint.is_active:
+            return DeliveryOutcome(delivery.status, delivery.attempts, None, None)
+        body = json.dumps(delivery.payload, separators=(",", ":")).encode()
+        endpoint = delivery.endpoint
+        # The request is made while the row is locked: a duplicate task (Celery
+        # delivers at least once) waits here and then sees the recorded outcome.
+        timestamp = int(time.time())
+        request = urllib.request.Request(  # noqa: S310 - scheme checked at registration
+            endpoint.url,
+            data=body,
+            method="POST",
+            headers={
+                "Content-Type": "application/json",
+                "User-Agent": "Takeback-Webhooks/1",
+                HEADER_ID: str(delivery.id),
+                HEADER_TIMESTAMP: str(timestamp),
+                HEADER_SIGNATURE: webhook_sign(
+                    secret=endpoint.secret, timestamp=timestamp, body=body
+                ),
+            },
+        )
+        status_code, error = None, ""
+        try:
+            with urllib.request.urlopen(  # noqa: S310
+                request, timeout=settings.TAKEBACK_WEBHOOK_TIMEOUT_SECONDS
+            ) as response:
+                status_code = response.status
+        except urllib.error.HTTPError as failure:
+            status_code, error = failure.code, f"HTTP {failure.code}"
+        except (urllib.error.URLError, OSError) as failure:
+            error = f"{type(failure).__name__}: {failure}"[:500]
+        delivery.attempts += 1
+        delivery.last_status_code = status_code
+        delivery.last_error = error
+        retry_in = None
+        if status_code is not None and 200 <= status_code < 300:
+            delivery.status = WebhookDelivery.Status.DELIVERED
+            delivery.delivered_at = timezone.now()
+            delivery.last_error = ""
+            _record_sent(delivery=delivery)
+        elif delivery.attempts >= settings.TAKEBACK_WEBHOOK_MAX_ATTEMPTS:
+            delivery.status = WebhookDelivery.Status.FAILED
+        else:
+            retry_in = retry_delay(attempts=delivery.attempts)
+        delivery.save(
+            update_fields=[
+                "attempts",
+                "last_status_code",
+                "last_error",
+                "status",
+                "delivered_at",
+            ]
+        )
+        return DeliveryOutcome(delivery.status, delivery.attempts, status_code, retry_in)
+
+
+def _record_sent(*, delivery: WebhookDelivery) -> None:
+    """Count the delivery as sent (fetched_seq) when it continues what the platform has."""
+    earlier_open = delivery.endpoint.deliveries.filter(first_seq__lt=delivery.first_seq).exclude(
+        status=WebhookDelivery.Status.DELIVERED
+    )
+    if earlier_open.exists():
+        return
+    Platform.objects.filter(
+        pk=delivery.endpoint.platform_id, fetched_seq__gte=delivery.first_seq - 1
+    ).update(fetched_seq=Greatest(F("fetched_seq"), delivery.last_seq), fetched_at=timezone.now())
