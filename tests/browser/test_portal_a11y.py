@@ -98,7 +98,7 @@ def test_every_page_of_the_flow_is_accessible(checked_page, images) -> None:
     eligibility(portal)
     check("04-choose")
     files = [images[k] for k in ("beach", "party", "flat", "broken")]
-    page.locator("#files").set_input_files([str(i.path) for i in files])
+    portal.choose(*(i.path for i in files))
     portal.wait_hashed(4)
     page.locator("details summary").click()
     check("05-hashed-review")
@@ -164,7 +164,7 @@ def test_spanish_pages_and_messages(chromium, live_server, artifacts_dir, reques
         page.locator("input[name=consent]").check()
         page.get_by_role("button", name="Continuar").click()
         page.wait_for_url("**/submit/")
-        page.locator("#files").set_input_files(str(images["beach"].path))
+        portal.choose(images["beach"].path)
         portal.wait_hashed(1)
         expect(page.locator(".file-status")).to_have_text(
             "Listo: huellas creadas en este dispositivo."

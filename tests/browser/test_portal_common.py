@@ -93,6 +93,11 @@ class PortalPage:
     def shot(self, name: str) -> None:
         self.page.screenshot(path=str(self.artifacts / f"{self.prefix}-{name}.png"), full_page=True)
 
+    def choose(self, *paths: Path) -> None:
+        """Choose files on the hashing page once its script is listening."""
+        self.page.locator("#hash-form[data-ready=true]").wait_for(state="attached")
+        self.page.locator("#files").set_input_files([str(p) for p in paths])
+
     def wait_hashed(self, count: int) -> None:
         """Wait until `count` files have finished (ready, or refused with a message)."""
         self.page.wait_for_function(

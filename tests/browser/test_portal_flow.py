@@ -27,7 +27,7 @@ def test_submit_check_add_and_withdraw(portal_page, images) -> None:
     eligibility(portal)
 
     chosen = [images[k] for k in ("beach", "bedroom", "party", "flat", "broken")]
-    page.locator("#files").set_input_files([str(i.path) for i in chosen])
+    portal.choose(*(i.path for i in chosen))
     portal.wait_hashed(5)
     portal.shot("03-hashed")
     statuses = page.locator("#file-list .file-status")
@@ -89,7 +89,7 @@ def test_submit_check_add_and_withdraw(portal_page, images) -> None:
     portal.shot("05-status")
 
     page.get_by_role("link", name="Add more images").click()
-    page.locator("#files").set_input_files(str(images["later"].path))
+    portal.choose(images["later"].path)
     portal.wait_hashed(1)
     page.get_by_role("button", name="Submit fingerprints of 1 files").click()
     page.wait_for_url("**/case/status/")

@@ -94,6 +94,8 @@ function removeEntry(entry) {
   entry.file = null;
   entry.element.remove();
   refresh();
+// Tells tests (and anything waiting) that the handlers are in place.
+form.dataset.ready = "true";
   input.focus();
 }
 
@@ -170,6 +172,8 @@ async function hashEntry(entry) {
     // The File object is no longer needed once hashed.
     entry.file = null;
     refresh();
+// Tells tests (and anything waiting) that the handlers are in place.
+form.dataset.ready = "true";
   }
 }
 
@@ -183,6 +187,8 @@ function addFiles(files) {
     queue = queue.then(() => hashEntry(entry));
   }
   refresh();
+// Tells tests (and anything waiting) that the handlers are in place.
+form.dataset.ready = "true";
 }
 
 input.addEventListener("change", () => {
@@ -246,11 +252,15 @@ form.addEventListener("submit", async (event) => {
   } catch {
     errorBox.textContent = t("network");
     refresh();
+// Tells tests (and anything waiting) that the handlers are in place.
+form.dataset.ready = "true";
     return;
   }
   if (!response.ok) {
     errorBox.textContent = data.error || t("network");
     refresh();
+// Tells tests (and anything waiting) that the handlers are in place.
+form.dataset.ready = "true";
     return;
   }
   // Done with the files: forget them and their hashes on the page.
@@ -266,3 +276,5 @@ form.addEventListener("submit", async (event) => {
 });
 
 refresh();
+// Tells tests (and anything waiting) that the handlers are in place.
+form.dataset.ready = "true";
