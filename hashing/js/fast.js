@@ -128,6 +128,38 @@ export class PixelBuffer {
     this.rgba = new Uint8Array(this.memory.buffer, this.rgbaPtr, 4 * n);
   }
 
+  /**
+   * Room for the decoder's stored (un-rotated) pixels, when the picture carries an EXIF
+   * orientation: the luminance area, which is not in use before hash().
+   */
+  get scratch() {
+    return new Uint8Array(this.memory.buffer, this.lumaPtr, 4 * this.width * this.height);
+  }
+
+  /**
+   * Fill `rgba` from `scratch`, which holds the stored pixels (codedWidth x codedHeight),
+   * turned as a VideoFrame's `rotation` (clockwise degrees) and `flip` (a horizontal mirror
+   * applied after the rotation) say, which is how Chromium reports an EXIF orientation.
+   */
+  orientFromScratch(codedWidth, codedHeight, rotation, flip) {
+    const turned = rotation === 90 || rotation === 270;
+    const width = turned ? codedHeight : codedWidth;
+    const height = turned ? codedWidth : codedHeight;
+    if (width !== this.width || height !== this.height || ![0, 90, 180, 270].includes(rotation)) {
+      throw new Error("orientation does not match the image size");
+    }
+    // Source pixel index of destination pixel (x, y): undo the mirror, then the rotation.
+    const source = (x, y) => {
+      if (flip) x = width - 1 - x;
+      if (rotation === 90) return (codedHeight - 1 - x) * codedWidth + y;
+      if (rotation === 180) return (codedHeight - 1 - y) * codedWidth + (codedWidth - 1 - x);
+      if (rotation === 270) return x * codedWidth + (codedWidth - 1 - y);
+      return y * codedWidth + x;
+    };
+    const start = source(0, 0);
+    this.kernels.orient(this.lumaPtr, this.rgbaPtr, width, height, start, source(1, 0) - start, source(0, 1) - start);
+  }
+
   /** Give the memory back for the next image (hash() does this when it finishes). */
   release() {
     if (keptMemoryOwner === this) keptMemoryOwner = null;

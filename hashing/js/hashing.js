@@ -98,19 +98,25 @@ const NATIVE_ORDER = { RGBA: "RGBA", RGBX: "RGBA", BGRA: "BGRA", BGRX: "BGRA" };
 // tests check each). With `order` "native" the frame's own byte order is kept (no swizzle;
 // the caller handles BGRA). Returns the byte order written, or null where VideoFrame cannot
 // do it, for the canvas to take over.
-async function readViaVideoFrame(bitmap, target, order) {
+async function readViaVideoFrame(bitmap, target, order, pixelBuffer) {
   if (typeof VideoFrame !== "function") return null;
   let frame;
   try {
     frame = new VideoFrame(bitmap, { timestamp: 0 });
     // Chromium keeps an EXIF orientation as frame metadata (rotation/flip) and copyTo()
-    // returns the stored, unrotated pixels: leave those to the canvas, which applies it.
-    // Without the rotation/flip attributes we cannot tell, so the canvas is used then too.
-    const oriented = !("rotation" in frame) || frame.rotation !== 0 || frame.flip !== false;
+    // returns the stored, unrotated pixels. A PixelBuffer can turn them itself; otherwise
+    // the canvas, which applies the orientation, takes over. Without the rotation/flip
+    // attributes we cannot tell, so the canvas is used then too.
+    if (!("rotation" in frame) || typeof frame.flip !== "boolean") return null;
+    const oriented = frame.rotation !== 0 || frame.flip;
     const native = NATIVE_ORDER[frame.format];
-    if (oriented || !native || frame.codedWidth !== bitmap.width || frame.codedHeight !== bitmap.height) {
-      return null;
+    if (!native || (oriented && !pixelBuffer)) return null;
+    if (oriented) {
+      await frame.copyTo(pixelBuffer.scratch);
+      pixelBuffer.orientFromScratch(frame.codedWidth, frame.codedHeight, frame.rotation, frame.flip);
+      return native;
     }
+    if (frame.codedWidth !== bitmap.width || frame.codedHeight !== bitmap.height) return null;
     if (order === "native") {
       await frame.copyTo(target);
       return native;
@@ -135,11 +141,13 @@ function readViaCanvas(bitmap, target) {
  * Un-premultiplied 8-bit pixels of a decoded bitmap, written into `target`
  * (width * height * 4 bytes). `readback` forces "videoframe" or "canvas" (for tests).
  * With `order` "RGBA" the bytes are always RGBA; with "native" they may be BGRA.
+ * A `pixelBuffer` (fast.js, with `target` its rgba) lets EXIF-rotated pictures be turned
+ * in WebAssembly instead of going through the slower canvas.
  * @returns {Promise<{method: string, order: string}>} how they were read, and their order
  */
-export async function readPixels(bitmap, target, readback = "auto", order = "RGBA") {
+export async function readPixels(bitmap, target, readback = "auto", order = "RGBA", pixelBuffer = null) {
   if (readback !== "canvas") {
-    const written = await readViaVideoFrame(bitmap, target, order);
+    const written = await readViaVideoFrame(bitmap, target, order, pixelBuffer);
     if (written) return { method: "videoframe", order: written };
     if (readback === "videoframe") throw new Error("VideoFrame read-back is not available");
   }
@@ -147,11 +155,31 @@ export async function readPixels(bitmap, target, readback = "auto", order = "RGB
   return { method: "canvas", order: "RGBA" };
 }
 
-/** Decode a file to RGBA following the policy (before flattening). */
+/**
+ * Decode a file to RGBA following the policy (before flattening), reading the pixels the
+ * way hashFile does (for tests and tools; hashFile itself keeps them in WebAssembly memory).
+ */
 export async function decodeToRgba(blob, { readback = "auto" } = {}) {
   const bitmap = await decodeBitmap(blob);
   try {
     const { width, height } = bitmap;
+    if (readback !== "canvas" && width > 64 && height > 64 && fastPathAvailable()) {
+      const buffer = new PixelBuffer(width, height);
+      try {
+        const { method, order } = await readPixels(bitmap, buffer.rgba, readback, "native", buffer);
+        const rgba = buffer.rgba.slice();
+        if (order === "BGRA") {
+          for (let p = 0; p < rgba.length; p += 4) {
+            const b = rgba[p];
+            rgba[p] = rgba[p + 2];
+            rgba[p + 2] = b;
+          }
+        }
+        return { rgba, width, height, method };
+      } finally {
+        buffer.release();
+      }
+    }
     const rgba = new Uint8Array(width * height * 4);
     const { method } = await readPixels(bitmap, rgba, readback);
     return { rgba, width, height, method };
@@ -218,7 +246,7 @@ export async function hashBitmap(bitmap, { engine = "auto", readback = "auto" } 
   if (engine !== "js" && width > 64 && height > 64 && fastPathAvailable()) {
     const buffer = new PixelBuffer(width, height);
     try {
-      const { order } = await readPixels(bitmap, buffer.rgba, readback, "native");
+      const { order } = await readPixels(bitmap, buffer.rgba, readback, "native", buffer);
       return buffer.hash(order);
     } finally {
       buffer.release();

@@ -94,15 +94,20 @@ def _with_orientation(image: Image.Image, orientation: int, **params: object) ->
     """A JPEG whose stored pixels are `image` turned so that EXIF `orientation` undoes it."""
     # The inverse of what a viewer applies, so the displayed picture is `image` again.
     undo = {
-        3: Image.Transpose.ROTATE_180,
-        6: Image.Transpose.ROTATE_90,
-        8: Image.Transpose.ROTATE_270,
         2: Image.Transpose.FLIP_LEFT_RIGHT,
+        3: Image.Transpose.ROTATE_180,
+        4: Image.Transpose.FLIP_TOP_BOTTOM,
         5: Image.Transpose.TRANSPOSE,
+        6: Image.Transpose.ROTATE_90,
+        7: Image.Transpose.TRANSVERSE,
+        8: Image.Transpose.ROTATE_270,
     }[orientation]
     exif = Image.Exif()
     exif[0x0112] = orientation
-    return _save(image.transpose(undo), "JPEG", quality=92, exif=exif, **params)
+    fmt = str(params.pop("format", "JPEG"))
+    if fmt == "JPEG":
+        params.setdefault("quality", 92)
+    return _save(image.transpose(undo), fmt, exif=exif, **params)
 
 
 def generated_images(directory: Path) -> list[ParityImage]:
@@ -131,10 +136,13 @@ def generated_images(directory: Path) -> list[ParityImage]:
         "jpeg-baseline-444.jpg": (_save(photo, "JPEG", quality=95, subsampling=0), LOSSY),
         "jpeg-progressive.jpg": (_save(photo, "JPEG", quality=90, progressive=True), LOSSY),
         "jpeg-greyscale.jpg": (_save(grey, "JPEG", quality=90), LOSSY),
-        "jpeg-exif-orientation-3.jpg": (_with_orientation(photo, 3), LOSSY),
-        "jpeg-exif-orientation-6.jpg": (_with_orientation(photo, 6), LOSSY),
-        "jpeg-exif-orientation-8.jpg": (_with_orientation(photo, 8), LOSSY),
+        **{
+            f"jpeg-exif-orientation-{o}.jpg": (_with_orientation(photo, o), LOSSY)
+            for o in (2, 3, 4, 6, 7, 8)
+        },
         "jpeg-exif-orientation-5.jpg": (_with_orientation(photo, 5, progressive=True), LOSSY),
+        "png-exif-orientation-6.png": (_with_orientation(photo, 6, format="PNG"), LOSSLESS),
+        "png-exif-orientation-7.png": (_with_orientation(photo, 7, format="PNG"), LOSSLESS),
         "png-rgb.png": (_save(photo, "PNG"), LOSSLESS),
         "png-rgba-partial-alpha.png": (_save(rgba, "PNG"), LOSSLESS),
         "png-greyscale.png": (_save(grey, "PNG"), LOSSLESS),

@@ -405,4 +405,46 @@
         (br $cols)))
       (local.set $yy (i32.add (local.get $yy) (i32.const 1)))
       (br $rows))))
+
+  ;; Copy 32-bit pixels from $src to a $dstW x $dstH image at $dst, applying a rotation
+  ;; and/or mirror: destination pixel (x, y) is source pixel $start + x*$stepX + y*$stepY
+  ;; (pixel units; steps may be negative). Walks 64x64 tiles so that a 90-degree turn,
+  ;; which reads down the source's columns, stays within the cache.
+  (func (export "orient") (param $src i32) (param $dst i32) (param $dstW i32) (param $dstH i32)
+        (param $start i32) (param $stepX i32) (param $stepY i32)
+    (local $ty i32) (local $tx i32) (local $y i32) (local $x i32) (local $yEnd i32) (local $xEnd i32)
+    (local $s i32) (local $d i32) (local $sx i32)
+    (local.set $sx (i32.shl (local.get $stepX) (i32.const 2)))
+    (block $ty_done (loop $ty_loop
+      (br_if $ty_done (i32.ge_s (local.get $ty) (local.get $dstH)))
+      (local.set $yEnd (select (i32.add (local.get $ty) (i32.const 64)) (local.get $dstH)
+        (i32.lt_s (i32.add (local.get $ty) (i32.const 64)) (local.get $dstH))))
+      (local.set $tx (i32.const 0))
+      (block $tx_done (loop $tx_loop
+        (br_if $tx_done (i32.ge_s (local.get $tx) (local.get $dstW)))
+        (local.set $xEnd (select (i32.add (local.get $tx) (i32.const 64)) (local.get $dstW)
+          (i32.lt_s (i32.add (local.get $tx) (i32.const 64)) (local.get $dstW))))
+        (local.set $y (local.get $ty))
+        (block $y_done (loop $y_loop
+          (br_if $y_done (i32.ge_s (local.get $y) (local.get $yEnd)))
+          (local.set $s (i32.add (local.get $src) (i32.shl
+            (i32.add (local.get $start)
+              (i32.add (i32.mul (local.get $tx) (local.get $stepX)) (i32.mul (local.get $y) (local.get $stepY))))
+            (i32.const 2))))
+          (local.set $d (i32.add (local.get $dst)
+            (i32.shl (i32.add (i32.mul (local.get $y) (local.get $dstW)) (local.get $tx)) (i32.const 2))))
+          (local.set $x (local.get $tx))
+          (block $x_done (loop $x_loop
+            (br_if $x_done (i32.ge_s (local.get $x) (local.get $xEnd)))
+            (i32.store (local.get $d) (i32.load (local.get $s)))
+            (local.set $d (i32.add (local.get $d) (i32.const 4)))
+            (local.set $s (i32.add (local.get $s) (local.get $sx)))
+            (local.set $x (i32.add (local.get $x) (i32.const 1)))
+            (br $x_loop)))
+          (local.set $y (i32.add (local.get $y) (i32.const 1)))
+          (br $y_loop)))
+        (local.set $tx (i32.add (local.get $tx) (i32.const 64)))
+        (br $tx_loop)))
+      (local.set $ty (i32.add (local.get $ty) (i32.const 64)))
+      (br $ty_loop))))
 )
