@@ -306,7 +306,7 @@ def main() -> int:
     decode_rot = statistics.median(worker["decodeRotated"])
     hash_rot = statistics.median(worker["hashRotated"])
     print(
-        f"portrait photo (EXIF orientation 6, canvas read-back): decode {decode_rot:.1f} ms, "
+        f"portrait photo (EXIF orientation 6): decode {decode_rot:.1f} ms, "
         f"hashFile {hash_rot:.1f} ms, ratio {hash_rot / decode_rot:.2f}x"
     )
     print("first image in a fresh worker.js (timed from posting the file to the record):")
