@@ -274,7 +274,11 @@ def upload(request: HttpRequest, *, add: bool = False) -> HttpResponse:
                 return render(
                     request,
                     "web/created.html",
-                    {"created": created, "expires_on": _expiry(created.case)},
+                    {
+                        "created": created,
+                        "expires_on": _expiry(created.case),
+                        "strings": submit_page_strings(),
+                    },
                 )
     return render(request, "web/upload.html", {"form": form, "errors": errors, "add": add})
 
@@ -296,7 +300,7 @@ def status_login(request: HttpRequest) -> HttpResponse:
     if request.method == "GET" and _session_case(request) is not None:
         return redirect("web:status")
     form = forms.CaseLoginForm(request.POST or None)
-    error = None
+    error = lockout = None
     if request.method == "POST" and form.is_valid():
         number, pin = form.cleaned_data["number"], form.cleaned_data["pin"]
         scope = {"action": "pin", "number": number, "client": _client(request)}
@@ -319,7 +323,10 @@ def status_login(request: HttpRequest) -> HttpResponse:
                 request.session[SESSION_CASE] = case.pk
                 request.session[SESSION_CASE_CHECK] = _case_check(case)
                 return redirect("web:status")
-    return render(request, "web/status_login.html", {"form": form, "error": error})
+    locked = error is not None and lockout is not None
+    return render(
+        request, "web/status_login.html", {"form": form, "error": error, "locked": locked}
+    )
 
 
 @require_GET
@@ -439,7 +446,12 @@ def recover(request: HttpRequest) -> HttpResponse:
                 return render(
                     request,
                     "web/created.html",
-                    {"created": created, "expires_on": _expiry(created.case), "reset": True},
+                    {
+                        "created": created,
+                        "expires_on": _expiry(created.case),
+                        "reset": True,
+                        "strings": submit_page_strings(),
+                    },
                 )
     return render(request, "web/recover.html", {"form": form, "error": error})
 

@@ -122,3 +122,35 @@ def test_quick_exit_replaces_the_page_in_history(portal_page) -> None:
     assert page.evaluate("history.length") == before
     page.go_back()
     assert page.url.rstrip("/") == portal.base
+
+
+def test_the_start_of_the_flow_works_with_the_keyboard_alone(portal_page) -> None:
+    portal, page = portal_page, portal_page.page
+    portal.go("/")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Skip to main content")).to_be_focused()
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Quick exit")).to_be_focused()
+    page.get_by_role("link", name="Start").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/start/")
+    # Radio groups: Tab into the group, arrows to choose; Space ticks the box.
+    page.keyboard.press("Tab")  # skip link
+    page.keyboard.press("Tab")  # brand
+    page.keyboard.press("Tab")  # quick exit
+    page.keyboard.press("Tab")  # first radio group
+    page.keyboard.press("Space")
+    expect(page.get_by_label("Yes, I am 18 or over")).to_be_checked()
+    page.keyboard.press("Tab")  # second radio group
+    page.keyboard.press("Space")
+    expect(page.get_by_label("I am in the images")).to_be_checked()
+    page.keyboard.press("Tab")
+    page.keyboard.press("Space")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="Continue")).to_be_focused()
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/submit/")
+    page.locator("#hash-form[data-ready=true]").wait_for(state="attached")
+    page.get_by_label("Choose photos or videos").focus()
+    expect(page.locator("#files")).to_be_focused()
