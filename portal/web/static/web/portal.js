@@ -1,5 +1,9 @@
 // Behaviour shared by every portal page: quick exit, and the copy/print/save
 // buttons beside a case number and PIN. No third-party code, no inline script.
+// Loaded once per page by base.html; other modules import ./strings.js, which
+// has no side effects (with hashed static names a module can load twice).
+
+import { readStrings, secretsText } from "./strings.js";
 
 /** Leave for a neutral site at once, replacing this page in the tab's history. */
 function quickExit(event) {
@@ -7,31 +11,6 @@ function quickExit(event) {
   event.preventDefault();
   // replace(), not assign(): the Back button then can't return to this site.
   window.location.replace(link.dataset.exitUrl || link.href);
-}
-
-/** The secrets as plain text lines, for copying and for the saved file. */
-export function secretsText() {
-  const strings = readStrings();
-  const value = (id) => (document.getElementById(id)?.textContent || "").trim();
-  const lines = [
-    strings.file_label || "Takeback case",
-    `${strings.number_label || "Case number"}: ${value("secret-number")}`,
-    `${strings.pin_label || "PIN"}: ${value("secret-pin")}`,
-  ];
-  if (value("secret-recovery")) lines.push(`${strings.recovery_label || "Recovery code"}: ${value("secret-recovery")}`);
-  lines.push(`${strings.expiry_label || "Hashes shared until"}: ${value("secret-expiry")}`);
-  const statusUrl = document.getElementById("status-link")?.dataset.statusUrl;
-  if (statusUrl) lines.push(`${strings.status_label || "Check or withdraw your case at"}: ${statusUrl}`);
-  return lines.join("\n") + "\n";
-}
-
-export function readStrings() {
-  const node = document.getElementById("submit-strings");
-  try {
-    return node ? JSON.parse(node.textContent) : {};
-  } catch {
-    return {};
-  }
 }
 
 async function secretAction(event) {

@@ -7,7 +7,7 @@
 // object URLs, revoked as soon as the preview has been drawn.
 
 import { WorkerHasher } from "../hashing/client.js";
-import { readStrings } from "./portal.js";
+import { readStrings } from "./strings.js";
 
 const form = document.getElementById("hash-form");
 const strings = readStrings();
