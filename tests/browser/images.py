@@ -90,6 +90,12 @@ def _save(image: Image.Image, fmt: str, **params: object) -> bytes:
     return buf.getvalue()
 
 
+def _sixteen_bit(grey: Image.Image) -> Image.Image:
+    """A 16-bit greyscale image whose high bytes are `grey` and whose low bytes vary."""
+    high = np.asarray(grey, np.uint16)
+    return Image.fromarray(high * 256 + (high * 37 % 256))
+
+
 def _with_orientation(image: Image.Image, orientation: int, **params: object) -> bytes:
     """A JPEG whose stored pixels are `image` turned so that EXIF `orientation` undoes it."""
     # The inverse of what a viewer applies, so the displayed picture is `image` again.
@@ -148,6 +154,8 @@ def generated_images(directory: Path) -> list[ParityImage]:
         "png-greyscale.png": (_save(grey, "PNG"), LOSSLESS),
         "png-greyscale-alpha.png": (_save(rgba.convert("LA"), "PNG"), LOSSLESS),
         "png-palette.png": (_save(photo.quantize(256), "PNG"), LOSSLESS),
+        # 16-bit samples: the server keeps the high byte, and so does Chromium.
+        "png-greyscale-16bit.png": (_save(_sixteen_bit(grey), "PNG"), LOSSLESS),
         "gif-animated.gif": (gif.getvalue(), LOSSLESS),
         "gif-transparent.gif": (transparent_gif.getvalue(), LOSSLESS),
         "webp-lossless.webp": (_save(photo, "WEBP", lossless=True), LOSSLESS),
