@@ -7,6 +7,8 @@ while the image decodes (hashlib and Pillow both release the GIL).
 
 from __future__ import annotations
 
+import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -17,7 +19,18 @@ from hashing.decode import open_image
 from hashing.digests import file_digests
 from hashing.pdq import pdq_hash_reference
 
-_DIGEST_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="hashing-digests")
+_pool_lock = threading.Lock()
+_pool: tuple[int, ThreadPoolExecutor] | None = None
+
+
+def _digest_pool() -> ThreadPoolExecutor:
+    """A small per-process pool; a forked child (gunicorn, Celery) makes its own, since the
+    parent's worker threads do not exist in the child."""
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool[0] != os.getpid():
+            _pool = (os.getpid(), ThreadPoolExecutor(2, thread_name_prefix="hashing-digests"))
+        return _pool[1]
 
 
 def perceptual_hashes(image: Image.Image, *, threads: int | None = None) -> dict[str, Any]:
@@ -48,7 +61,7 @@ def record(
 
 def hash_in_memory(data: bytes, *, max_pixels: int, threads: int | None = None) -> dict[str, Any]:
     """Hash bytes without touching the file system (digests overlap the decode)."""
-    digests = _DIGEST_POOL.submit(file_digests, data)
+    digests = _digest_pool().submit(file_digests, data)
     try:
         image = open_image(data, max_pixels=max_pixels)
     finally:
