@@ -34,6 +34,7 @@ def submit_page_strings() -> dict[str, str]:
         "preview": _("Preview of {name}"),
         "progress": _("Progress for {name}"),
         "count": _("{ready} of {total} files ready."),
+        "failed_count": _("{n} could not be used."),
         "none_ready": _("No file is ready to submit yet."),
         "submit": _("Submit fingerprints of {n} files"),
         "sending": _("Sending fingerprints…"),

@@ -68,10 +68,22 @@ def images(tmp_path: Path) -> dict[str, SampleImage]:
         "later": save(photo(4), directory / "found-later.png", "PNG"),
         # A single colour: nothing for PDQ to work with (quality far below the floor).
         "flat": save(Image.new("RGB", (300, 200), (200, 180, 170)), directory / "flat.png", "PNG"),
+        "heic": _heic(directory / "IMG_0001.heic"),
+        "video": SampleImage(
+            _write(directory / "clip.mp4", np.random.default_rng(9).bytes(300_000))
+        ),
         "broken": SampleImage(
             _write(directory / "broken.jpg", b"\xff\xd8\xff\xe0" + b"\x00" * 400)
         ),
     }
+
+
+def _heic(path: Path) -> SampleImage:
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    photo(5, 320, 240).save(path, "HEIF", quality=90)
+    return SampleImage(path)
 
 
 def _write(path: Path, data: bytes) -> Path:

@@ -60,10 +60,10 @@ def test_only_hashes_leave_the_browser(portal_page, images) -> None:
 
     portal.go("/")
     eligibility(portal)
-    chosen = [images[k] for k in ("beach", "bedroom", "party", "flat")]
+    chosen = [images[k] for k in ("beach", "bedroom", "party", "flat", "video")]
     portal.choose(*(i.path for i in chosen))
-    portal.wait_hashed(4)
-    page.get_by_role("button", name="Submit fingerprints of 4 files").click()
+    portal.wait_hashed(5)
+    page.get_by_role("button", name="Submit fingerprints of 5 files").click()
     expect(page.locator("#created")).to_be_visible()
     number = page.locator("#secret-number").inner_text().strip()
     pin = page.locator("#secret-pin").inner_text().strip()
@@ -73,9 +73,9 @@ def test_only_hashes_leave_the_browser(portal_page, images) -> None:
     portal.wait_hashed(1)
     page.get_by_role("button", name="Submit fingerprints of 1 files").click()
     page.wait_for_url("**/case/status/")
-    expect(page.locator(".case-item")).to_have_count(5)
+    expect(page.locator(".case-item")).to_have_count(6)
 
-    files = [images[k] for k in ("beach", "bedroom", "party", "flat", "later")]
+    files = [images[k] for k in ("beach", "bedroom", "party", "flat", "video", "later")]
     names = [f.path.name for f in files] + [f.path.stem for f in files]
     json_bodies = []
     assert requests, "nothing was recorded"
@@ -107,4 +107,6 @@ def test_only_hashes_leave_the_browser(portal_page, images) -> None:
     assert len(json_bodies) == 2  # one request per submission
     for body in json_bodies:
         _assert_only_hashes(body)
-    assert sum(len(b["items"]) for b in json_bodies) == 5
+    assert sum(len(b["items"]) for b in json_bodies) == 6
+    kinds = [item["media_kind"] for item in json_bodies[0]["items"]]
+    assert kinds == ["image", "image", "image", "image", "video"]

@@ -65,7 +65,10 @@ function refresh() {
   const ready = entries.filter((e) => e.state === "ready").length;
   const busy = entries.some((e) => e.state === "waiting" || e.state === "hashing");
   document.getElementById("files-empty").hidden = entries.length > 0;
+  const failed = entries.filter((e) => e.state === "failed").length;
   summary.textContent = entries.length ? t("count", { ready, total: entries.length }) : "";
+  // Announced by the live region, so a screen reader hears about refused files too.
+  if (failed) summary.textContent += ` ${t("failed_count", { n: failed })}`;
   review.hidden = ready === 0;
   submitButton.disabled = busy || ready === 0;
   submitButton.textContent = t("submit", { n: ready });
