@@ -90,6 +90,12 @@ def _save(image: Image.Image, fmt: str, **params: object) -> bytes:
     return buf.getvalue()
 
 
+def _animation(first: Image.Image, fmt: str, **params: object) -> bytes:
+    """Two frames; only the first is hashed (the decoding policy)."""
+    second = first.transpose(Image.Transpose.FLIP_TOP_BOTTOM)
+    return _save(first, fmt, save_all=True, append_images=[second], duration=300, loop=0, **params)
+
+
 def _sixteen_bit(grey: Image.Image) -> Image.Image:
     """A 16-bit greyscale image whose high bytes are `grey` and whose low bytes vary."""
     high = np.asarray(grey, np.uint16)
@@ -157,6 +163,8 @@ def generated_images(directory: Path) -> list[ParityImage]:
         # 16-bit samples: the server keeps the high byte, and so does Chromium.
         "png-greyscale-16bit.png": (_save(_sixteen_bit(grey), "PNG"), LOSSLESS),
         "gif-animated.gif": (gif.getvalue(), LOSSLESS),
+        "apng-animated.png": (_animation(photo, "PNG"), LOSSLESS),
+        "webp-animated-lossless.webp": (_animation(photo, "WEBP", lossless=True), LOSSLESS),
         "gif-transparent.gif": (transparent_gif.getvalue(), LOSSLESS),
         "webp-lossless.webp": (_save(photo, "WEBP", lossless=True), LOSSLESS),
         "webp-lossless-alpha.webp": (_save(rgba, "WEBP", lossless=True, exact=True), LOSSLESS),
