@@ -15,6 +15,7 @@ from django.utils.http import parse_etags
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -139,12 +140,21 @@ def _etag(text: str) -> str:
     return 'W/"' + hashlib.sha256(text.encode()).hexdigest()[:32] + '"'
 
 
+class SnapshotContentNegotiation(DefaultContentNegotiation):
+    """`?format=` is the snapshot's own parameter (ndjson/csv), not DRF's renderer switch."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        # Errors are still rendered as JSON; a success is a gzip stream, not rendered.
+        return renderers[0], renderers[0].media_type
+
+
 SNAPSHOT_FIELDS = ["seq", "algorithm", "value", "media_kind", "quality", "case_id", "item_id"]
 
 
 class HashSnapshotApi(APIView):
     required_scope = SCOPE_FEED_READ
     throttle_scope = "snapshot"
+    content_negotiation_class = SnapshotContentNegotiation
 
     class InputSerializer(FilterSerializer):
         format = serializers.ChoiceField(choices=["ndjson", "csv"], default="ndjson")

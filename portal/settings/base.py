@@ -247,8 +247,6 @@ REST_FRAMEWORK = {
         "stopncii": env.str("TAKEBACK_THROTTLE_STOPNCII", default="600/min"),
     },
     "UNAUTHENTICATED_USER": None,
-    # `?format=` is the snapshot's own parameter (ndjson/csv), not DRF's renderer switch.
-    "URL_FORMAT_OVERRIDE": None,
 }
 # https://drf-spectacular.readthedocs.io/en/latest/settings.html
 SPECTACULAR_SETTINGS = {
