@@ -25,6 +25,7 @@ from portal.exceptions import ApplicationError
 _CASE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CASE_NUMBER_GROUPS = 4  # 4 groups of 4 characters: 80 random bits
 PIN_DIGITS = 8
+RECOVERY_CODE_GROUPS = 5  # 5 groups of 4 characters: 100 random bits
 
 MAX_ITEMS_PER_SUBMISSION = 100
 
@@ -50,6 +51,12 @@ class CaseCreated:
 def case_number_generate() -> str:
     """A random case number such as 'K3M9-ZQ2A-7HFX-0B4C' (80 bits)."""
     chars = "".join(secrets.choice(_CASE_ALPHABET) for _ in range(4 * CASE_NUMBER_GROUPS))
+    return "-".join(chars[i : i + 4] for i in range(0, len(chars), 4))
+
+
+def recovery_code_generate() -> str:
+    """A recovery code such as 'R7KX-2M9Q-TZ4B-8WNC-1PHD' (100 random bits, readable)."""
+    chars = "".join(secrets.choice(_CASE_ALPHABET) for _ in range(4 * RECOVERY_CODE_GROUPS))
     return "-".join(chars[i : i + 4] for i in range(0, len(chars), 4))
 
 
@@ -97,7 +104,7 @@ def case_create(
     for item in items:
         item_validate(item=item)
     pin = pin_generate()
-    recovery_code = secrets.token_urlsafe(12) if with_recovery_code else None
+    recovery_code = recovery_code_generate() if with_recovery_code else None
     case = Case.objects.create(
         number=case_number_generate(),
         pin_hash=make_password(pin),
@@ -222,17 +229,22 @@ def item_from_record(*, record: dict) -> SubmittedItem:
     )
 
 
-def case_number_normalise(raw: str) -> str | None:
-    """The canonical form of a typed case number, or None if it can't be one.
+def _grouped_normalise(raw: str, groups: int) -> str | None:
+    """Canonical form of a typed Crockford base32 code of `groups` groups of 4, or None.
 
     Forgiving as Crockford's base32 intends: case, spaces and dashes don't
     matter, and O/I/L typed by mistake read as 0/1/1.
     """
     chars = "".join(raw.split()).replace("-", "").upper()
     chars = chars.translate(str.maketrans("OIL", "011"))
-    if len(chars) != 4 * CASE_NUMBER_GROUPS or any(c not in _CASE_ALPHABET for c in chars):
+    if len(chars) != 4 * groups or any(c not in _CASE_ALPHABET for c in chars):
         return None
     return "-".join(chars[i : i + 4] for i in range(0, len(chars), 4))
+
+
+def case_number_normalise(raw: str) -> str | None:
+    """The canonical form of a typed case number, or None if it can't be one."""
+    return _grouped_normalise(raw, CASE_NUMBER_GROUPS)
 
 
 def _secret_matches(secret: str, encoded: str | None) -> bool:
@@ -265,7 +277,8 @@ def case_pin_reset(*, number: str, recovery_code: str) -> CaseCreated | None:
     """
     canonical = case_number_normalise(number)
     case = Case.objects.select_for_update().filter(number=canonical).first() if canonical else None
-    code = recovery_code.strip()
+    # Codes are stored in canonical form; a mistyped shape still costs a hash.
+    code = _grouped_normalise(recovery_code, RECOVERY_CODE_GROUPS) or recovery_code.strip()
     if not _secret_matches(code, case.recovery_code_hash if case else None) or not code:
         return None
     pin = pin_generate()

@@ -103,6 +103,8 @@ class PortalPage:
         self.page.goto(self.base + path)
 
     def shot(self, name: str) -> None:
+        # From the top, so the sticky header is drawn where a person sees it.
+        self.page.evaluate("window.scrollTo(0, 0)")
         self.page.screenshot(path=str(self.artifacts / f"{self.prefix}-{name}.png"), full_page=True)
 
     def choose(self, *paths: Path) -> None:

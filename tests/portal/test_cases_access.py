@@ -1,5 +1,7 @@
 """Services and throttles that guard a case: numbers, PINs, recovery codes, lock-outs."""
 
+import re
+
 import pytest
 from django.core.cache import cache
 from django.test import override_settings
@@ -40,7 +42,10 @@ def test_recovery_code_sets_a_new_pin_and_the_old_one_stops_working():
     created = case_with_items(1, with_recovery_code=True)
     number = created.case.number
     assert services.case_pin_reset(number=number, recovery_code="wrong") is None
-    reset = services.case_pin_reset(number=number, recovery_code=created.recovery_code)
+    assert re.fullmatch(r"[0-9A-HJKMNP-TV-Z]{4}(-[0-9A-HJKMNP-TV-Z]{4}){4}", created.recovery_code)
+    # Typed loosely (lower case, spaces, O for 0), the code still works.
+    typed = created.recovery_code.lower().replace("-", " ").replace("0", "o")
+    reset = services.case_pin_reset(number=number, recovery_code=typed)
     assert reset is not None and reset.pin != created.pin
     assert services.case_authenticate(number=number, pin=reset.pin) == created.case
     assert services.case_authenticate(number=number, pin=created.pin) is None
