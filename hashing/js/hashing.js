@@ -112,9 +112,11 @@ async function readViaVideoFrame(bitmap, target, order, pixelBuffer) {
     const native = NATIVE_ORDER[frame.format];
     if (!native || (oriented && !pixelBuffer)) return null;
     if (oriented) {
-      await frame.copyTo(pixelBuffer.scratch);
+      if (target !== pixelBuffer.rgba) return null;
+      const rgba = order !== "native";
+      await frame.copyTo(pixelBuffer.scratch, rgba ? { format: "RGBA" } : undefined);
       pixelBuffer.orientFromScratch(frame.codedWidth, frame.codedHeight, frame.rotation, frame.flip);
-      return native;
+      return rgba ? "RGBA" : native;
     }
     if (frame.codedWidth !== bitmap.width || frame.codedHeight !== bitmap.height) return null;
     if (order === "native") {
