@@ -1,8 +1,12 @@
 """Operators' admin for platforms and their keys (secrets are never shown)."""
 
+from django import forms
 from django.contrib import admin, messages
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
+from django.urls import path
 
-from portal.platforms import selectors, services
+from portal.platforms import decoys, selectors, services
 from portal.platforms.models import ApiKey, HashFeedback, Platform
 
 
@@ -15,6 +19,14 @@ class ApiKeyInline(admin.TabularInline):
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False  # keys are issued with `manage.py create_platform` / the API
+
+
+class TraceLeakForm(forms.Form):
+    hashes = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 12, "cols": 80}),
+        max_length=5_000_000,
+        help_text="Any text: every run of 16-64 hexadecimal digits is read as a hash.",
+    )
 
 
 class RemovalLagFilter(admin.SimpleListFilter):
@@ -68,6 +80,32 @@ class PlatformAdmin(admin.ModelAdmin):
         "created_at",
     ]
     inlines = [ApiKeyInline]
+    actions = ["give_decoys"]
+    change_list_template = "admin/platforms/platform_change_list.html"
+
+    def get_urls(self):
+        return [
+            path(
+                "trace-leak/",
+                self.admin_site.admin_view(self.trace_leak_view),
+                name="platforms_platform_trace_leak",
+            ),
+            *super().get_urls(),
+        ]
+
+    def trace_leak_view(self, request: HttpRequest) -> TemplateResponse:
+        """Operators paste a found hash list and see whose decoys it holds."""
+        form = TraceLeakForm(request.POST or None)
+        context = {**self.admin_site.each_context(request), "form": form, "traced": False}
+        if request.method == "POST" and form.is_valid():
+            read, traces = decoys.decoys_trace(text=form.cleaned_data["hashes"])
+            context.update(traced=True, read=read, traces=traces)
+        return TemplateResponse(request, "admin/platforms/trace_leak.html", context)
+
+    @admin.action(description="Give the selected platforms their decoys (if missing)")
+    def give_decoys(self, request, queryset) -> None:
+        made = sum(len(decoys.decoys_create(platform=p)) for p in queryset)
+        self.message_user(request, f"{made} decoy(s) created.", messages.SUCCESS)
 
     @admin.display(description="removals not yet applied")
     def removals_pending(self, obj: Platform) -> int:

@@ -79,6 +79,9 @@ def platform_create(*, name: str) -> PlatformCreated:
     if Platform.objects.filter(name__iexact=name).exists():
         raise ApplicationError(f"A platform named {name!r} already exists.", code="duplicate")
     platform = Platform.objects.create(name=name)
+    from portal.platforms.decoys import decoys_create  # decoys needs these services
+
+    decoys_create(platform=platform)
     return PlatformCreated(
         platform=platform,
         api_key=api_key_issue(platform=platform, label="initial"),

@@ -1,0 +1,129 @@
+"""Leak tracing: a few fake hashes in each platform's feed, unique to that platform.
+
+Each platform's feed and snapshot carry its own decoys, shaped like real
+entries. They come from no image, so they match nothing a user uploads, and
+match never returns them (they live in their own table, outside the match
+index). A hash list found in the wild that contains some of a platform's
+decoys was copied from that platform's feed: `decoys_trace` tells operators
+which (admin: Platforms → "Trace a leaked hash list").
+
+Values are derived from the platform's secret pseudonym salt, so they are
+deterministic per platform yet unpredictable to anyone else, and look like
+real hashes: a PDQ decoy has exactly 128 of 256 bits set and a pHash decoy 32
+of 64, as median-thresholded perceptual hashes do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import random
+import re
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from hashing.distance import MATCH_THRESHOLDS
+from portal.cases.feed import feed_positions_allocate
+from portal.cases.models import SubmittedHash
+from portal.platforms.models import Decoy, Platform
+
+# How many decoys of each algorithm every platform's feed carries.
+DECOYS_PER_ALGORITHM = {"pdq": 2, "phash": 1, "md5": 1, "sha256": 1}
+_HEX_TOKEN = re.compile(r"[0-9a-fA-F]{16,64}")
+
+
+def _seed(*, platform: Platform, algorithm: str, counter: int) -> bytes:
+    message = f"decoy:{algorithm}:{counter}".encode()
+    return hmac.new(platform.pseudonym_salt.encode(), message, hashlib.sha256).digest()
+
+
+def decoy_value(*, platform: Platform, algorithm: str, counter: int) -> str:
+    """The `counter`-th candidate decoy of `algorithm` for `platform` (deterministic)."""
+    seed = _seed(platform=platform, algorithm=algorithm, counter=counter)
+    if algorithm in ("pdq", "phash"):
+        bits = 256 if algorithm == "pdq" else 64
+        rng = random.Random(seed)
+        number = sum(1 << bit for bit in rng.sample(range(bits), bits // 2))
+        return f"{number:0{bits // 4}x}"
+    if algorithm == "md5":
+        return seed.hex()[:32]
+    if algorithm == "sha256":
+        return hashlib.sha256(seed).hexdigest()
+    raise ValueError(f"no decoys for {algorithm!r}")
+
+
+def _matches_real(*, algorithm: str, value: str) -> bool:
+    """Would this value match a stored hash (any status)? Then it can't be a decoy."""
+    if MATCH_THRESHOLDS[algorithm] == 0:
+        return SubmittedHash.objects.filter(algorithm=algorithm, value=value).exists()
+    from portal.platforms.feed import feed_head
+    from portal.platforms.matching import _INDEXES
+
+    index = _INDEXES[algorithm].refresh(head=feed_head())
+    return bool(index.query(value, MATCH_THRESHOLDS[algorithm]))
+
+
+@transaction.atomic
+def decoys_create(*, platform: Platform) -> list[Decoy]:
+    """Give `platform` its decoys (the missing ones), each at a new feed position."""
+    have: dict[str, int] = {}
+    for algorithm in Decoy.objects.filter(platform=platform).values_list("algorithm", flat=True):
+        have[algorithm] = have.get(algorithm, 0) + 1
+    rows: list[Decoy] = []
+    taken = set(Decoy.objects.values_list("value", flat=True))
+    for algorithm, wanted in DECOYS_PER_ALGORITHM.items():
+        counter = 0
+        while have.get(algorithm, 0) < wanted:
+            value = decoy_value(platform=platform, algorithm=algorithm, counter=counter)
+            counter += 1
+            if value in taken or _matches_real(algorithm=algorithm, value=value):
+                continue
+            taken.add(value)
+            have[algorithm] = have.get(algorithm, 0) + 1
+            quality = None
+            if algorithm == "pdq":
+                quality = 70 + _seed(platform=platform, algorithm="q", counter=counter)[0] % 31
+            rows.append(Decoy(platform=platform, algorithm=algorithm, value=value, quality=quality))
+    if not rows:
+        return []
+    # Positions from the shared counter: decoys sit among real entries in the feed.
+    for row, seq in zip(rows, feed_positions_allocate(count=len(rows)), strict=True):
+        row.feed_seq = seq
+    return Decoy.objects.bulk_create(rows)
+
+
+@dataclass(frozen=True)
+class DecoyTrace:
+    """One platform whose decoys appear in a found hash list."""
+
+    platform: Platform
+    found: int
+    total: int
+    values: list[str]
+
+
+def decoys_trace(*, text: str) -> tuple[int, list[DecoyTrace]]:
+    """Which platforms' decoys a pasted hash list contains, most found first.
+
+    Accepts any text (CSV, JSON, one hash a line): every run of 16-64 hex digits
+    is read as a hash. Returns the number of hashes read and the traces.
+    """
+    values = {token.lower() for token in _HEX_TOKEN.findall(text)}
+    found: dict[int, list[str]] = {}
+    for platform_id, value in Decoy.objects.filter(value__in=values).values_list(
+        "platform_id", "value"
+    ):
+        found.setdefault(platform_id, []).append(value)
+    platforms = Platform.objects.in_bulk(list(found))
+    traces = [
+        DecoyTrace(
+            platform=platforms[pk],
+            found=len(hits),
+            total=Decoy.objects.filter(platform_id=pk).count(),
+            values=sorted(hits),
+        )
+        for pk, hits in found.items()
+    ]
+    traces.sort(key=lambda trace: (-trace.found, trace.platform.name))
+    return len(values), traces
