@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 from django.db.models.functions import Coalesce
 
 from portal.cases.feed import feed_position_current
@@ -159,15 +159,45 @@ def _since(position: FeedPosition) -> datetime:
     return datetime.fromtimestamp(position.start_timestamp, tz=UTC)
 
 
-def _page_rows(*, position: FeedPosition, head: int, limit: int) -> list[SubmittedHash]:
-    return list(
-        SubmittedHash.objects.filter(EXCHANGED, feed_seq__gt=position.after_seq, feed_seq__lte=head)
-        .exclude(~Q(status=SubmittedHash.Status.ACTIVE), feed_seq__lte=position.skip_removed_upto)
-        # A row's time is when it last changed: removal time, else creation.
-        .annotate(changed_at=Coalesce("removed_at", "created_at"))
-        .filter(Q(changed_at__gte=_since(position)) | Q(feed_seq__gt=position.chain_head))
-        .order_by("feed_seq")[: limit + 1]
+def _window(*, position: FeedPosition, head: int) -> Q:
+    """The rows a page may serve (on a queryset annotated with `changed_at`)."""
+    return (
+        Q(feed_seq__gt=position.after_seq, feed_seq__lte=head)
+        & ~Q(~Q(status=SubmittedHash.Status.ACTIVE), feed_seq__lte=position.skip_removed_upto)
+        & (Q(changed_at__gte=_since(position)) | Q(feed_seq__gt=position.chain_head))
     )
+
+
+def _with_changed_at(queryset: QuerySet[SubmittedHash]) -> QuerySet[SubmittedHash]:
+    # A row's time is when it last changed: removal time, else creation.
+    return queryset.annotate(changed_at=Coalesce("removed_at", "created_at"))
+
+
+def _page_rows(
+    *, position: FeedPosition, head: int, limit: int
+) -> tuple[list[SubmittedHash], list[SubmittedHash]]:
+    """The page's rows and every row holding one of their values, from one snapshot.
+
+    One SQL statement (the page is a subquery), so a record's aggregate state is
+    the state its page was read in: a withdrawal committing mid-page can't show
+    up early in an older entry's record and then again as its own entry.
+    """
+    window = _window(position=position, head=head)
+    page_values = (
+        _with_changed_at(SubmittedHash.objects.filter(EXCHANGED))
+        .filter(window)
+        .order_by("feed_seq")
+        .values("value")[: limit + 1]
+    )
+    holders = list(
+        _with_changed_at(SubmittedHash.objects.filter(EXCHANGED, value__in=page_values))
+        # On a first fetch, cases that let go of a hash before it began are left
+        # out of `caseNumbers`, as their removals are.
+        .exclude(~Q(status=SubmittedHash.Status.ACTIVE), feed_seq__lte=position.skip_removed_upto)
+        .annotate(in_window=ExpressionWrapper(window, output_field=BooleanField()))
+    )
+    page = sorted((row for row in holders if row.in_window), key=lambda row: row.feed_seq)
+    return page[: limit + 1], holders
 
 
 def _page_decoys(
@@ -198,16 +228,14 @@ def stopncii_feed_page(*, platform: Platform, position: FeedPosition, limit: int
     the checkpoint second; records are whole state, so re-applying is harmless.
     """
     head = feed_position_current()  # read first: every position up to it is committed
+    rows, holders = _page_rows(position=position, head=head, limit=limit)
     merged: list[SubmittedHash | Decoy] = sorted(
-        [
-            *_page_rows(position=position, head=head, limit=limit),
-            *_page_decoys(platform=platform, position=position, head=head, limit=limit),
-        ],
+        [*rows, *_page_decoys(platform=platform, position=position, head=head, limit=limit)],
         key=lambda row: row.feed_seq,
     )
     has_more = len(merged) > limit
     merged = merged[:limit]
-    records = _records_for(platform=platform, rows=merged)
+    records = _records_for(platform=platform, rows=merged, holders=holders)
     last_seq = merged[-1].feed_seq if merged else position.after_seq
     times = [_unix(_changed_at(row)) for row in merged]
     new_position = FeedPosition(
@@ -231,7 +259,9 @@ def _changed_at(row: SubmittedHash | Decoy) -> datetime:
     return row.changed_at  # annotated by _page_rows
 
 
-def _records_for(*, platform: Platform, rows: list[SubmittedHash | Decoy]) -> list[HashRecord]:
+def _records_for(
+    *, platform: Platform, rows: list[SubmittedHash | Decoy], holders: list[SubmittedHash]
+) -> list[HashRecord]:
     """Aggregate records for the hash values of `rows`, in the order last seen."""
     order: dict[tuple[str, str], Decoy | None] = {}
     for row in rows:
@@ -242,12 +272,6 @@ def _records_for(*, platform: Platform, rows: list[SubmittedHash | Decoy]) -> li
     if not order:
         return []
     keys = [key for key, decoy in order.items() if decoy is None]
-    holders = (
-        SubmittedHash.objects.filter(EXCHANGED)
-        .filter(value__in={value for _, value in keys})
-        .annotate(changed_at=Coalesce("removed_at", "created_at"))
-        .only("algorithm", "value", "status", "case_id", "created_at", "removed_at")
-    )
     by_key: dict[tuple[str, str], list[SubmittedHash]] = defaultdict(list)
     for row in holders:
         by_key[(row.algorithm, row.value)].append(row)

@@ -22,7 +22,7 @@ from portal.cases import services as cases
 from portal.cases.feed import feed_position_current
 from portal.cases.models import FeedCounter, SubmittedHash
 from portal.platforms import services as platforms
-from portal.platforms.models import Platform
+from portal.platforms.models import Decoy, Platform
 from portal.platforms.selectors import case_distribution
 from portal.platforms.services import SCOPE_STOPNCII
 from portal.platforms.stopncii import SCOPE_STOPNCII_SUBMIT
@@ -79,14 +79,36 @@ def client_for(live_server, created: platforms.PlatformCreated, fn_key: str | No
     )
 
 
+def decoys_of(platform: Platform) -> set[tuple[SignalType, str]]:
+    """The platform's leak-tracing decoys that this exchange carries (if it has any)."""
+    decoys = Decoy.objects.filter(platform=platform)
+    return {
+        (SignalType.ImagePDQ, v)
+        for v in decoys.filter(algorithm="pdq").values_list("value", flat=True)
+    } | {
+        (SignalType.VideoMD5, v)
+        for v in decoys.filter(algorithm="md5", media_kind="video").values_list("value", flat=True)
+    }
+
+
 class Consumer:
     """What a platform holds: (signal type, hash) -> record, minus deletions."""
 
-    def __init__(self, api) -> None:
+    def __init__(self, api, platform: Platform) -> None:
         self.api = api
+        self.decoys = decoys_of(platform)
         self.held: dict[tuple[SignalType, str], object] = {}
         self.checkpoint = StopNCIIAPI.DEFAULT_START_TIME
         self.seen: list[tuple[SignalType, str, CaseStatus]] = []
+
+    @property
+    def real(self) -> dict:
+        """What is held, less the platform's decoys."""
+        return {k: v for k, v in self.held.items() if k not in self.decoys}
+
+    @property
+    def seen_real(self) -> list:
+        return [entry for entry in self.seen if entry[:2] not in self.decoys]
 
     def apply(self, response) -> None:
         for record in response.hashRecords:
@@ -150,14 +172,14 @@ def test_full_fetch_incremental_withdrawal_and_feedback(live_server):
     shared = SubmittedItemFactory.build(rng=rng, hashes={"pdq": items_a[0].hashes["pdq"]})
     case_c = cases.case_create(items=[shared]).case
 
-    consumer = Consumer(client_for(live_server, acme))
+    consumer = Consumer(client_for(live_server, acme), acme.platform)
     pages = consumer.fetch_paged(page_size=2)
     assert pages >= 3
     expected = exchanged(case_a) | exchanged(case_b) | exchanged(case_c)
-    assert set(consumer.held) == expected
+    assert set(consumer.held) == expected | consumer.decoys
     # One record per feed entry: the shared hash once per case that added it.
-    assert len(consumer.seen) == len(expected) + 1
-    assert {(s, h) for s, h, _ in consumer.seen} == expected
+    assert len(consumer.seen_real) == len(expected) + 1
+    assert {(s, h) for s, h, _ in consumer.seen_real} == expected
     shared_record = consumer.held[(SignalType.ImagePDQ, items_a[0].hashes["pdq"])]
     assert shared_record.hashStatus == CaseStatus.Active
     assert len(shared_record.caseNumbers) == 2
@@ -167,10 +189,10 @@ def test_full_fetch_incremental_withdrawal_and_feedback(live_server):
     for record in consumer.held.values():
         for case_id in record.caseNumbers:
             assert case_id.startswith("pc_") and case_id not in victim_numbers
-    acme_ids = {cid for r in consumer.held.values() for cid in r.caseNumbers}
-    other_consumer = Consumer(client_for(live_server, other))
+    acme_ids = {cid for r in consumer.real.values() for cid in r.caseNumbers}
+    other_consumer = Consumer(client_for(live_server, other), other.platform)
     other_consumer.fetch()
-    other_ids = {cid for r in other_consumer.held.values() for cid in r.caseNumbers}
+    other_ids = {cid for r in other_consumer.real.values() for cid in r.caseNumbers}
     assert len(acme_ids) == len(other_ids) == 3 and not acme_ids & other_ids
     # The victim's status page counts the platform as having received the case.
     acme_platform = Platform.objects.get(pk=acme.platform.pk)
@@ -205,7 +227,7 @@ def test_full_fetch_incremental_withdrawal_and_feedback(live_server):
         ),
     }
     # What the platform holds is exactly what is active now.
-    assert set(consumer.held) == exchanged(case_a) | exchanged(case_d)
+    assert set(consumer.real) == exchanged(case_a) | exchanged(case_d)
     assert exchanged(case_a) == {shared_key}
 
     # An idle poll changes nothing (the checkpoint second may be re-sent, as
@@ -232,14 +254,14 @@ def test_full_fetch_incremental_withdrawal_and_feedback(live_server):
     assert case_distribution(case=case_a).feedback["blocked"] == 0
 
     # Acme sees its own verdicts by name; Other sees them only as anonymous counts.
-    acme_view = Consumer(consumer.api)
+    acme_view = Consumer(consumer.api, acme.platform)
     acme_view.fetch()
     mine = {
         fb.feedbackValue: fb.source
         for fb in acme_view.held[(SignalType.ImagePDQ, d_pdq[0])].CSPFeedbacks
     }
     assert mine == {FeedbackValue.Blocked: "Acme"}
-    other_view = Consumer(client_for(live_server, other))
+    other_view = Consumer(client_for(live_server, other), other.platform)
     other_view.fetch()
     theirs = other_view.held[(SignalType.ImagePDQ, d_pdq[1])].CSPFeedbacks
     assert [(fb.feedbackValue, fb.source) for fb in theirs] == [(FeedbackValue.NotBlocked, "")]
@@ -251,14 +273,14 @@ def test_first_fetch_sends_no_removals_and_later_fetches_send_all(live_server):
     cases.case_withdraw(case=gone)
     kept = cases.case_create(items=SubmittedItemFactory.build_batch(1, rng=rng)).case
     newcomer = platforms.platform_create(name="Newcomer")
-    consumer = Consumer(client_for(live_server, newcomer))
+    consumer = Consumer(client_for(live_server, newcomer), newcomer.platform)
     consumer.fetch()
     # A platform that never held the withdrawn hashes is not told they existed.
-    assert {(s, h) for s, h, _ in consumer.seen} == exchanged(kept)
+    assert {(s, h) for s, h, _ in consumer.seen_real} == exchanged(kept)
     cases.case_withdraw(case=kept)
     consumer.fetch()
-    assert consumer.held == {}
-    assert {st for _, _, st in consumer.seen} == {CaseStatus.Withdrawn}
+    assert consumer.real == {}
+    assert {st for _, _, st in consumer.seen_real} == {CaseStatus.Withdrawn}
 
 
 def test_page_token_chain_never_misses_or_repeats_while_cases_commit(live_server):
@@ -269,7 +291,7 @@ def test_page_token_chain_never_misses_or_repeats_while_cases_commit(live_server
         cases.case_create(items=SubmittedItemFactory.build_batch(2, rng=rng))
     late_cases = []
     acme = platforms.platform_create(name="Acme")
-    consumer = Consumer(client_for(live_server, acme))
+    consumer = Consumer(client_for(live_server, acme), acme.platform)
 
     def between_pages(page: int) -> None:
         # Submissions and a withdrawal commit while the chain is being read.
@@ -282,7 +304,7 @@ def test_page_token_chain_never_misses_or_repeats_while_cases_commit(live_server
 
     consumer.fetch_paged(page_size=1, between_pages=between_pages)
     active = SubmittedHash.objects.filter(status="active", algorithm="pdq")
-    assert set(consumer.held) == {
+    assert set(consumer.real) == {
         (SignalType.ImagePDQ, v) for v in active.values_list("value", flat=True)
     }
     # One record per feed entry: the withdrawn hash twice (added, then
@@ -294,6 +316,7 @@ def test_page_token_chain_never_misses_or_repeats_while_cases_commit(live_server
     assert counts.pop(first_key) == 2
     assert set(counts.values()) == {1}
     assert all(exchanged(c) <= set(consumer.held) for c in late_cases)
+    assert consumer.decoys <= set(consumer.held)
 
 
 def test_submit_hashes_needs_the_submit_scope(live_server):
@@ -329,9 +352,10 @@ def test_submit_hashes_needs_the_submit_scope(live_server):
     assert case_distribution(case=row.case).feedback["blocked"] == 1
 
     # Other platforms receive it like any victim's hash.
-    reader = Consumer(client_for(live_server, platforms.platform_create(name="Reader")))
+    reader_platform = platforms.platform_create(name="Reader")
+    reader = Consumer(client_for(live_server, reader_platform), reader_platform.platform)
     reader.fetch()
-    assert set(reader.held) == {(SignalType.ImagePDQ, pdq), (SignalType.VideoMD5, "ab" * 16)}
+    assert set(reader.real) == {(SignalType.ImagePDQ, pdq), (SignalType.VideoMD5, "ab" * 16)}
 
 
 def test_no_response_names_a_victim_case_number(live_server):
@@ -350,3 +374,66 @@ def test_no_response_names_a_victim_case_number(live_server):
     assert response.status_code == 200
     text = json.dumps(response.json())
     assert created.case.number not in text
+
+
+def test_token_chain_follows_concurrent_out_of_order_commits(live_server):
+    """Writers commit cases and withdrawals concurrently (and so out of order of
+    their start) while the real client follows the token chain: what the platform
+    ends up holding is exactly the active set, and no feed entry arrives twice."""
+    if connections["default"].vendor != "postgresql":
+        pytest.skip("needs PostgreSQL's row locks (run with scripts/with-services)")
+    import threading
+
+    acme = platforms.platform_create(name="Acme")
+    consumer = Consumer(client_for(live_server, acme), acme.platform)
+    errors: list[BaseException] = []
+
+    def writer(seed: int) -> None:
+        rng = random.Random(seed)
+        try:
+            mine = []
+            for n in range(8):
+                items = SubmittedItemFactory.build_batch(rng.randint(1, 2), rng=rng)
+                mine.append(cases.case_create(items=items).case)
+                if n % 3 == 2:
+                    cases.case_withdraw(case=mine.pop(0))
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=writer, args=(seed,)) for seed in range(4)]
+    for thread in threads:
+        thread.start()
+    token = ""
+    seen: list[tuple] = []
+
+    def page() -> bool:
+        nonlocal token
+        response = consumer.api.fetch_hashes(page_size=2, start_timestamp=10, next_page=token)
+        consumer.apply(response)
+        seen.extend((r.signalType, r.hashValue, r.hashStatus) for r in response.hashRecords)
+        token = response.nextPageToken
+        return response.hasMoreRecords
+
+    while any(thread.is_alive() for thread in threads):
+        page()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    while page():
+        pass
+    active = SubmittedHash.objects.filter(status="active", algorithm="pdq")
+    assert set(consumer.real) == {
+        (SignalType.ImagePDQ, v) for v in active.values_list("value", flat=True)
+    }
+    # Each (hash, status) at most once: an add, and for a withdrawn hash one removal.
+    assert len(seen) == len(set(seen))
+    withdrawn = SubmittedHash.objects.filter(status="withdrawn", algorithm="pdq")
+    assert withdrawn.exists()
+    for value in withdrawn.values_list("value", flat=True):
+        # Sent as an add and then a removal; or only as a removal (added and
+        # withdrawn before the chain reached it); or not at all (withdrawn before
+        # this first fetch began: the platform is not told it existed).
+        statuses = [st for _, h, st in seen if h == value]
+        assert statuses in ([CaseStatus.Active, CaseStatus.Withdrawn], [CaseStatus.Withdrawn], [])

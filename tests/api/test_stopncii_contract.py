@@ -13,9 +13,10 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from portal.cases import services as cases
+from portal.cases.feed import feed_position_current
 from portal.cases.models import Case, SubmittedHash
 from portal.platforms import services as platforms
-from portal.platforms.models import HashFeedback, Platform
+from portal.platforms.models import Decoy, HashFeedback, Platform
 from portal.platforms.services import SCOPE_STOPNCII
 from portal.platforms.stopncii import SCOPE_STOPNCII_SUBMIT
 from tests.api.conftest import assert_error
@@ -47,6 +48,11 @@ def acme_client(acme) -> APIClient:
 @pytest.fixture
 def case() -> Case:
     return cases.case_create(items=SubmittedItemFactory.build_batch(2, rng=random.Random(1))).case
+
+
+def decoy_values(platform: Platform) -> set[str]:
+    """The platform's leak-tracing decoys (platform_create may add some)."""
+    return set(Decoy.objects.filter(platform=platform).values_list("value", flat=True))
 
 
 def fetched(platform: Platform) -> tuple[int, object]:
@@ -144,9 +150,18 @@ def test_fetch_shape_and_only_contract_signal_types(acme, acme_client, case):
         "hashRecords",
     }
     pdqs = set(case.hashes.filter(algorithm="pdq").values_list("value", flat=True))
-    assert body["count"] == 2 and body["hasMoreRecords"] is False
-    assert {r["hashValue"] for r in body["hashRecords"]} == pdqs  # no pHash/SHA-256/image MD5
-    record = body["hashRecords"][0]
+    decoys = decoy_values(acme.platform)
+    real = [r for r in body["hashRecords"] if r["hashValue"] not in decoys]
+    pdq_decoys = set(
+        Decoy.objects.filter(platform=acme.platform, algorithm="pdq").values_list(
+            "value", flat=True
+        )
+    )
+    assert body["count"] == len(body["hashRecords"]) == 2 + len(pdq_decoys)
+    assert {r["hashValue"] for r in body["hashRecords"]} - pdqs == pdq_decoys
+    assert body["hasMoreRecords"] is False
+    assert {r["hashValue"] for r in real} == pdqs  # no pHash/SHA-256/image MD5
+    record = real[0]
     assert set(record) == {
         "lastModtimestamp",
         "signalType",
@@ -223,12 +238,19 @@ def test_expired_case_hashes_are_deleted(acme, acme_client, case):
 def test_fetch_records_how_far_the_platform_got(acme, acme_client, case):
     page = acme_client.get(FETCH, {"pageSize": 1}).json()
     assert page["hasMoreRecords"] is True
-    first_pdq = case.hashes.filter(algorithm="pdq").order_by("feed_seq").first()
+    (record,) = page["hashRecords"]
+    served = SubmittedHash.objects.filter(value=record["hashValue"]).first() or Decoy.objects.get(
+        value=record["hashValue"]
+    )
     seq, at = fetched(acme.platform)
-    assert seq == first_pdq.feed_seq and at is not None
-    acme_client.get(FETCH, {"pageSize": 1, "nextPageToken": page["nextPageToken"]})
+    assert seq == served.feed_seq and at is not None
+    while page["hasMoreRecords"]:
+        page = acme_client.get(
+            FETCH, {"pageSize": 1, "nextPageToken": page["nextPageToken"]}
+        ).json()
     # Caught up: every position up to the head, including rows this contract doesn't carry.
-    assert fetched(acme.platform)[0] == case.hashes.order_by("-feed_seq").first().feed_seq
+    assert fetched(acme.platform)[0] == feed_position_current()
+    assert feed_position_current() == case.hashes.order_by("-feed_seq").first().feed_seq
 
 
 def test_wrong_method_is_405_json(acme_client):
@@ -409,7 +431,6 @@ def make_decoy(platform: Platform, value: str):
     from django.db import transaction
 
     from portal.cases.feed import feed_positions_allocate
-    from portal.platforms.models import Decoy
 
     with transaction.atomic():
         (seq,) = feed_positions_allocate(count=1)
@@ -434,3 +455,24 @@ def test_decoys_are_served_only_to_their_platform_and_look_real(acme, acme_clien
     response = acme_client.post(FEEDBACK, feedback_body((decoy.value, "Blocked")), format="json")
     assert response.json() == {"count": 1, "recorded": 1, "ignored": 0}
     assert not HashFeedback.objects.exists()
+
+
+def test_first_fetch_hides_cases_that_let_go_before_it(acme, acme_client):
+    rng = random.Random(5)
+    shared = SubmittedItemFactory.build(rng=rng)
+    gone = cases.case_create(items=[shared]).case
+    cases.case_withdraw(case=gone)
+    kept = cases.case_create(items=[shared]).case
+    decoys = decoy_values(acme.platform)
+    (record,) = [
+        r for r in acme_client.get(FETCH).json()["hashRecords"] if r["hashValue"] not in decoys
+    ]
+    assert record["hashValue"] == shared.hashes["pdq"] and record["hashStatus"] == "Active"
+    assert record["caseNumbers"] == {
+        platforms.pseudonymous_case_id(platform=acme.platform, case_id=kept.pk): "Active"
+    }
+    # A platform that has fetched before hears about every case.
+    cases.case_withdraw(case=kept)
+    page = acme_client.get(FETCH).json()
+    (record,) = [r for r in page["hashRecords"] if r["hashValue"] not in decoys]
+    assert record["hashStatus"] == "Withdrawn" and len(record["caseNumbers"]) == 2
