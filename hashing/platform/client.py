@@ -144,7 +144,8 @@ class Client:
 
     def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         with self._open(path, body=body) as response:
-            return json.load(response)
+            answer: dict[str, Any] = json.load(response)
+            return answer
 
 
 def _api_error(exc: urllib.error.HTTPError) -> ApiError:

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 SCHEMA_VERSION = "1"
 
@@ -48,7 +49,7 @@ class Entry:
     item_id: str
 
     @classmethod
-    def from_json(cls, data: dict) -> Entry:
+    def from_json(cls, data: dict[str, Any]) -> Entry:
         return cls(
             seq=int(data["seq"]),
             algorithm=str(data["algorithm"]),
@@ -144,7 +145,7 @@ class Store:
             "SELECT id, value FROM hashes WHERE algorithm = ? ORDER BY id", (algorithm,)
         )
 
-    def exact(self, algorithm: str, value: str) -> list[dict]:
+    def exact(self, algorithm: str, value: str) -> list[dict[str, Any]]:
         cursor = self._db.execute(
             "SELECT id, algorithm, value, media_kind, case_id FROM hashes "
             "WHERE algorithm = ? AND value = ? ORDER BY id",
@@ -152,8 +153,8 @@ class Store:
         )
         return [_row_dict(row) for row in cursor]
 
-    def by_ids(self, ids: list[int]) -> dict[int, dict]:
-        found: dict[int, dict] = {}
+    def by_ids(self, ids: list[int]) -> dict[int, dict[str, Any]]:
+        found: dict[int, dict[str, Any]] = {}
         # The ids travel as one JSON array parameter: no SQL is built from values.
         cursor = self._db.execute(
             "SELECT id, algorithm, value, media_kind, case_id FROM hashes "
@@ -164,7 +165,7 @@ class Store:
             found[int(row[0])] = _row_dict(row)
         return found
 
-    def dump(self) -> list[tuple]:
+    def dump(self) -> list[tuple[Any, ...]]:
         """Every row without its local id (to compare two stores in tests and tools)."""
         return list(
             self._db.execute(
@@ -174,7 +175,7 @@ class Store:
         )
 
 
-def _row_dict(row: tuple) -> dict:
+def _row_dict(row: tuple[Any, ...]) -> dict[str, Any]:
     return {
         "id": int(row[0]),
         "algorithm": row[1],

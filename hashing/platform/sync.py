@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from hashing.platform.client import ApiError, Client
 from hashing.platform.progress import Progress
@@ -78,8 +79,8 @@ def sync(
 def bootstrap(store: Store, client: Client, *, progress: bool = True) -> int:
     """Replace the store's contents with the snapshot; returns how many hashes it held."""
     bar = Progress("snapshot", enabled=progress)
-    header: dict | None = None
-    end: dict | None = None
+    header: dict[str, Any] | None = None
+    end: dict[str, Any] | None = None
     count = 0
     with store.transaction():
         store.clear()
