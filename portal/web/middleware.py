@@ -20,15 +20,17 @@ class PortalHeadersMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path.startswith(tuple(settings.TAKEBACK_CSP_EXEMPT_PREFIXES)):
+            # The API and the admin: untouched (reading the session here would
+            # add `Vary: Cookie` to API responses).
+            return self.get_response(request)
         # A language picked on the page is kept in the session, not in a cookie
         # of its own (the portal sets no cookies beyond session and CSRF).
-        language = request.session.get(SESSION_LANGUAGE_KEY) if request.session else None
+        language = request.session.get(SESSION_LANGUAGE_KEY)
         if language in dict(settings.LANGUAGES):
             translation.activate(language)
             request.LANGUAGE_CODE = language
         response = self.get_response(request)
-        if request.path.startswith(tuple(settings.TAKEBACK_CSP_EXEMPT_PREFIXES)):
-            return response
         response.headers.setdefault("Content-Security-Policy", settings.TAKEBACK_CSP)
         response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
         # Pages may show a case number, PIN or case status: never keep them in
