@@ -278,6 +278,10 @@ def upload(request: HttpRequest, *, add: bool = False) -> HttpResponse:
                         "created": created,
                         "expires_on": _expiry(created.case),
                         "strings": submit_page_strings(),
+                        # Files whose PDQ quality was too low: only digests kept.
+                        "low_quality": [
+                            n for n, item in enumerate(items, start=1) if "pdq" not in item.hashes
+                        ],
                     },
                 )
     return render(request, "web/upload.html", {"form": form, "errors": errors, "add": add})

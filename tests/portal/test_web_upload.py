@@ -95,3 +95,14 @@ def test_images_can_be_added_to_an_open_case_on_the_server(client):
     response = client.post(reverse("web:status_upload"), {"files": _file(_png(6)), "consent": "on"})
     assert response.url == reverse("web:status")
     assert created.case.hashes.count() == 4 + 5
+
+
+def test_a_flat_picture_keeps_only_its_digests_and_the_person_is_told(client, eligible):
+    buf = io.BytesIO()
+    Image.new("RGB", (200, 150), (90, 120, 150)).save(buf, "PNG")
+    response = client.post(
+        reverse("web:upload"), {"files": [_file(_png(8)), _file(buf.getvalue())], "consent": "on"}
+    )
+    assert b"File 2 has very little detail" in response.content
+    case = Case.objects.get()
+    assert case.hashes.count() == 5 + 2
