@@ -30,7 +30,6 @@ def page_token_encode(*, platform: Platform, position: FeedPosition) -> str:
         "s": position.start_timestamp,
         "m": position.max_timestamp,
         "k": position.skip_removed_upto,
-        "h": position.chain_head,
     }
     return signing.dumps(payload, salt=_SALT, compress=True)
 
@@ -50,7 +49,6 @@ def page_token_decode(*, platform: Platform, token: str) -> FeedPosition:
             start_timestamp=int(payload["s"]),
             max_timestamp=int(payload["m"]),
             skip_removed_upto=int(payload["k"]),
-            chain_head=int(payload["h"]),
         )
     except (KeyError, TypeError, ValueError) as exc:  # pragma: no cover - signed by us
         raise BadPageToken("nextPageToken is malformed.") from exc

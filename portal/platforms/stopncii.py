@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from django.db import transaction
-from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
+from django.db.models import BooleanField, ExpressionWrapper, Min, Q, QuerySet
 from django.db.models.functions import Coalesce
 
 from portal.cases.feed import feed_position_current
@@ -129,10 +129,6 @@ class FeedPosition:
     # first fetch, and a platform that never held a hash has nothing to remove
     # (and need not learn that a withdrawn hash ever existed).
     skip_removed_upto: int
-    # The head when the chain began. startTimestamp only filters rows up to it
-    # (those the consumer may have had already); anything that committed since
-    # is new to the consumer, whatever its timestamp.
-    chain_head: int = 0
 
 
 @dataclass(frozen=True)
@@ -143,28 +139,39 @@ class FeedPage:
 
 
 def feed_position_start(*, platform: Platform, start_timestamp: int) -> FeedPosition:
-    """The position a chain begins at for a fetch with no page token."""
-    head = feed_position_current()
+    """The position a chain begins at for a fetch with no page token.
+
+    The timestamp is turned into a feed position once: the chain starts at the
+    first row (or decoy of this platform) that changed at or after it, and from
+    there on follows positions only. A row whose change time is a little out of
+    order with its position (times are taken before the feed lock) is then sent
+    again rather than skipped: at a checkpoint, repeats are harmless, misses not.
+    """
+    head = feed_position_current()  # first: rows up to it are committed
+    since = datetime.fromtimestamp(start_timestamp, tz=UTC)
+    firsts = [
+        _with_changed_at(SubmittedHash.objects.filter(EXCHANGED, feed_seq__lte=head))
+        .filter(changed_at__gte=since)
+        .aggregate(first=Min("feed_seq"))["first"],
+        Decoy.objects.filter(EXCHANGED, platform=platform, feed_seq__lte=head)
+        .filter(created_at__gte=since)
+        .aggregate(first=Min("feed_seq"))["first"],
+    ]
+    found = [seq for seq in firsts if seq is not None]
     first_fetch = platform.fetched_seq == 0
     return FeedPosition(
-        after_seq=0,
+        # Nothing changed since: start at the head, so only what comes next is sent.
+        after_seq=min(found) - 1 if found else head,
         start_timestamp=start_timestamp,
         max_timestamp=start_timestamp,
         skip_removed_upto=head if first_fetch else 0,
-        chain_head=head,
     )
 
 
-def _since(position: FeedPosition) -> datetime:
-    return datetime.fromtimestamp(position.start_timestamp, tz=UTC)
-
-
 def _window(*, position: FeedPosition, head: int) -> Q:
-    """The rows a page may serve (on a queryset annotated with `changed_at`)."""
-    return (
-        Q(feed_seq__gt=position.after_seq, feed_seq__lte=head)
-        & ~Q(~Q(status=SubmittedHash.Status.ACTIVE), feed_seq__lte=position.skip_removed_upto)
-        & (Q(changed_at__gte=_since(position)) | Q(feed_seq__gt=position.chain_head))
+    """The rows a page may serve."""
+    return Q(feed_seq__gt=position.after_seq, feed_seq__lte=head) & ~Q(
+        ~Q(status=SubmittedHash.Status.ACTIVE), feed_seq__lte=position.skip_removed_upto
     )
 
 
@@ -210,9 +217,7 @@ def _page_decoys(
             platform=platform,
             feed_seq__gt=position.after_seq,
             feed_seq__lte=head,
-        )
-        .filter(Q(created_at__gte=_since(position)) | Q(feed_seq__gt=position.chain_head))
-        .order_by("feed_seq")[: limit + 1]
+        ).order_by("feed_seq")[: limit + 1]
     )
 
 
@@ -245,7 +250,6 @@ def stopncii_feed_page(*, platform: Platform, position: FeedPosition, limit: int
         start_timestamp=position.start_timestamp,
         max_timestamp=max([position.max_timestamp, *times]),
         skip_removed_upto=position.skip_removed_upto,
-        chain_head=position.chain_head,
     )
     # The victim's "received by" count reads this; it shouldn't wait for rows
     # this exchange doesn't carry, which can't reach the platform through it.

@@ -7,6 +7,7 @@ no feed position recorded, no feedback, no case.
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime
 
 import pytest
 from django.urls import reverse
@@ -476,3 +477,23 @@ def test_first_fetch_hides_cases_that_let_go_before_it(acme, acme_client):
     page = acme_client.get(FETCH).json()
     (record,) = [r for r in page["hashRecords"] if r["hashValue"] not in decoys]
     assert record["hashStatus"] == "Withdrawn" and len(record["caseNumbers"]) == 2
+
+
+def test_checkpoint_resume_sends_a_removal_whose_time_is_older_than_its_position(
+    acme, acme_client, case
+):
+    # A withdrawal takes its time before it queues for the feed lock, so its
+    # time can be a little older than the last record a fetch already served.
+    # Resuming from that fetch's checkpoint must still send it.
+    first = acme_client.get(FETCH, {"startTimestamp": 10}).json()
+    checkpoint = first["nextSetTimestamp"]
+    row = case.hashes.filter(algorithm="pdq").first()
+    cases.item_withdraw(case=case, item_id=row.item_id)
+    early = datetime.fromtimestamp(checkpoint - 5, tz=UTC)
+    SubmittedHash.objects.filter(pk=row.pk).update(removed_at=early)
+    resumed = acme_client.get(FETCH, {"startTimestamp": checkpoint}).json()
+    statuses = {r["hashValue"]: r["hashStatus"] for r in resumed["hashRecords"]}
+    assert statuses[row.value] == "Withdrawn"
+    # What the checkpoint second re-sends is at most the records already served.
+    served = {r["hashValue"] for r in first["hashRecords"]}
+    assert set(statuses) <= served
