@@ -160,3 +160,36 @@ def test_the_start_of_the_flow_works_with_the_keyboard_alone(portal_page) -> Non
     page.locator("#hash-form[data-ready=true]").wait_for(state="attached")
     page.get_by_label("Choose photos or videos").focus()
     expect(page.locator("#files")).to_be_focused()
+
+
+def test_files_can_be_dropped_and_the_printout_shows_only_the_secrets(portal_page) -> None:
+    portal, page = portal_page, portal_page.page
+    eligibility(portal)
+    page.locator("#hash-form[data-ready=true]").wait_for(state="attached")
+    # A real picture drawn on the page, dropped onto the drop zone as a file.
+    page.evaluate(
+        """async () => {
+            const canvas = new OffscreenCanvas(320, 240);
+            const ctx = canvas.getContext("2d");
+            for (let i = 0; i < 40; i++) {
+                ctx.fillStyle = `hsl(${i * 37 % 360}, 70%, ${30 + i % 40}%)`;
+                ctx.fillRect((i * 53) % 300, (i * 29) % 220, 20 + i % 60, 15 + i % 45);
+            }
+            const blob = await canvas.convertToBlob({type: "image/png"});
+            const transfer = new DataTransfer();
+            transfer.items.add(new File([blob], "dropped.png", {type: "image/png"}));
+            const zone = document.getElementById("dropzone");
+            zone.dispatchEvent(new DragEvent("dragover", {dataTransfer: transfer, bubbles: true}));
+            zone.dispatchEvent(new DragEvent("drop", {dataTransfer: transfer, bubbles: true}));
+        }"""
+    )
+    portal.wait_hashed(1)
+    expect(page.locator(".file-name")).to_have_text("dropped.png")
+    page.get_by_role("button", name="Submit fingerprints of 1 files").click()
+    expect(page.locator("#created")).to_be_visible()
+    page.emulate_media(media="print")
+    expect(page.locator("#secret-pin")).to_be_visible()
+    expect(page.locator(".print-only")).to_contain_text(f"{portal.base}/case/")
+    for hidden in ("#quick-exit", ".site-footer", ".secret-actions", "h1"):
+        expect(page.locator(hidden)).to_be_hidden()
+    portal.shot("print")
