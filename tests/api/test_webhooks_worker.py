@@ -16,6 +16,7 @@ from django.db import transaction
 
 from portal.cases import services as case_services
 from portal.platforms import webhooks
+from portal.platforms.feed import feed_head, platform_fetched_record
 from portal.platforms.models import Platform, WebhookDelivery
 from portal.platforms.services import platform_create
 from tests.conftest import free_port
@@ -82,6 +83,8 @@ def test_worker_delivers_signed_batches_and_retries_until_accepted(
     settings.TAKEBACK_WEBHOOK_ALLOW_HTTP_LOOPBACK = True  # registration in this process only
     platform = platform_create(name="Hooked").platform
     with Receiver(failures=2) as receiver:
+        # The platform bootstraps (snapshot up to the head), then registers.
+        platform_fetched_record(platform=platform, position=feed_head())
         created = webhooks.webhook_create(platform=platform, url=receiver.url)
         with transaction.atomic():
             case = case_with_items(1).case
@@ -107,7 +110,7 @@ def test_worker_delivers_signed_batches_and_retries_until_accepted(
         first, second, third = receiver.times[:3]
         first_gap, second_gap = second - first, third - second
         assert first_gap >= 0.9 and second_gap >= 1.8
-        # Registered on an empty feed, so the platform has now been sent everything.
+        # The delivery continued what the platform had: it has been sent everything.
         assert Platform.objects.get(pk=platform.pk).fetched_seq == delivery.last_seq
 
         with transaction.atomic():
