@@ -131,8 +131,26 @@ def lanczos_coefficients(
     """Pillow's ``precompute_coeffs`` + ``normalize_coeffs_8bpc`` for a LANCZOS resize.
 
     Returns ``bounds`` (out_size x 2: first input index, tap count) and ``coefficients``
-    (out_size x ksize, 22-bit fixed point), exactly as Resample.c computes them.
+    (out_size x ksize, 22-bit fixed point), exactly as Resample.c computes them. Compiled
+    when numba is there (tens of thousands of sines: 50 ms in Python for a 12 MP photo);
+    ``math.sin`` compiles to a call of the same C library ``sin`` Pillow uses.
     """
+    if not AVAILABLE:
+        return _lanczos_coefficients_python(in_size, out_size)
+    scale = float(in_size) / out_size
+    filterscale = max(scale, 1.0)
+    support = LANCZOS_SUPPORT * filterscale
+    ksize = math.ceil(support) * 2 + 1
+    bounds = np.zeros((out_size, 2), dtype=np.int64)
+    coefficients = np.zeros((out_size, ksize), dtype=np.int64)
+    _lanczos_kernel(in_size, scale, filterscale, support, bounds, coefficients)
+    return bounds, coefficients
+
+
+def _lanczos_coefficients_python(
+    in_size: int, out_size: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Plain-Python twin of the compiled coefficient kernel (reference for the tests)."""
     scale = float(in_size) / out_size
     filterscale = max(scale, 1.0)
     support = LANCZOS_SUPPORT * filterscale
@@ -161,6 +179,48 @@ def lanczos_coefficients(
 # same order; see the module docstring.
 
 if AVAILABLE:
+
+    @_jit()
+    def _lanczos_weight(x):  # type: ignore[no-untyped-def]
+        """Resample.c lanczos_filter: sinc(x) * sinc(x / 3) on [-3, 3)."""
+        if -3.0 <= x < 3.0:
+            a = 1.0
+            if x != 0.0:
+                t = x * math.pi
+                a = math.sin(t) / t
+            y = x / 3
+            b = 1.0
+            if y != 0.0:
+                t = y * math.pi
+                b = math.sin(t) / t
+            return a * b
+        return 0.0
+
+    @_jit()
+    def _lanczos_kernel(in_size, scale, filterscale, support, bounds, coefficients):  # type: ignore[no-untyped-def]
+        """precompute_coeffs + normalize_coeffs_8bpc, operation for operation."""
+        weights = np.empty(coefficients.shape[1], dtype=np.float64)
+        for xx in range(bounds.shape[0]):
+            center = 0.0 + (xx + 0.5) * scale
+            ss = 1.0 / filterscale
+            xmin = int(center - support + 0.5)
+            if xmin < 0:
+                xmin = 0
+            xmax = int(center + support + 0.5)
+            if xmax > in_size:
+                xmax = in_size
+            xmax -= xmin
+            total = 0.0
+            for x in range(xmax):
+                weight = _lanczos_weight((x + xmin - center + 0.5) * ss)
+                weights[x] = weight
+                total += weight
+            for x in range(xmax):
+                value = weights[x] / total if total != 0.0 else weights[x]
+                fixed = value * (1 << PRECISION_BITS)
+                coefficients[xx, x] = int(-0.5 + fixed) if value < 0 else int(0.5 + fixed)
+            bounds[xx, 0] = xmin
+            bounds[xx, 1] = xmax
 
     @_jit()
     def _box_1d(src, dst, length, window):  # type: ignore[no-untyped-def]

@@ -145,3 +145,17 @@ def test_concurrent_callers_get_correct_results() -> None:
     for thread in threads:
         thread.join()
     assert [results[index] for index in range(4)] == expected
+
+
+def test_compiled_lanczos_coefficients_equal_the_plain_python_ones() -> None:
+    rng = np.random.default_rng(11)
+    sizes = [(4000, 32), (4000, 9), (3000, 8), (5, 32), (1, 9), (32, 32), (12000, 9)]
+    sizes += [
+        (int(size), int(out))
+        for size, out in zip(rng.integers(1, 9000, 150), rng.choice([8, 9, 32], 150), strict=True)
+    ]
+    for in_size, out_size in sizes:
+        bounds, coefficients = _fast.lanczos_coefficients(in_size, out_size)
+        expected_bounds, expected = _fast._lanczos_coefficients_python(in_size, out_size)
+        assert np.array_equal(bounds, expected_bounds), (in_size, out_size)
+        assert np.array_equal(coefficients, expected), (in_size, out_size)
