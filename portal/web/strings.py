@@ -37,6 +37,7 @@ def submit_page_strings() -> dict[str, str]:
         "failed_count": _("{n} could not be used."),
         "none_ready": _("No file is ready to submit yet."),
         "submit": _("Submit fingerprints of {n} files"),
+        "submit_one": _("Submit fingerprints of 1 file"),
         "sending": _("Sending fingerprints…"),
         "network": _("The fingerprints couldn't be sent. Check your connection and try again."),
         "copied": _("Copied."),

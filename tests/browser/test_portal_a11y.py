@@ -169,5 +169,5 @@ def test_spanish_pages_and_messages(chromium, live_server, artifacts_dir, reques
         expect(page.locator(".file-status")).to_have_text(
             "Listo: huellas creadas en este dispositivo."
         )
-        expect(page.locator("#submit-button")).to_have_text("Enviar las huellas de 1 archivos")
+        expect(page.locator("#submit-button")).to_have_text("Enviar las huellas de 1 archivo")
         portal.shot("es-choose")

@@ -71,7 +71,7 @@ def test_only_hashes_leave_the_browser(portal_page, images) -> None:
     page.get_by_role("link", name="Add more images").click()
     portal.choose(images["later"].path)
     portal.wait_hashed(1)
-    page.get_by_role("button", name="Submit fingerprints of 1 files").click()
+    page.get_by_role("button", name="Submit fingerprints of 1 file").click()
     page.wait_for_url("**/case/status/")
     expect(page.locator(".case-item")).to_have_count(6)
 

@@ -71,7 +71,7 @@ function refresh() {
   if (failed) summary.textContent += ` ${t("failed_count", { n: failed })}`;
   review.hidden = ready === 0;
   submitButton.disabled = busy || ready === 0;
-  submitButton.textContent = t("submit", { n: ready });
+  submitButton.textContent = t(ready === 1 ? "submit_one" : "submit", { n: ready });
   preview.textContent = JSON.stringify(payload(), null, 2);
 }
 
