@@ -22,6 +22,9 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[dev]'
+	# The real StopNCII client for contract tests; its own dependencies (faiss,
+	# a C build of weighted-levenshtein) are for matching, which the client never uses.
+	$(BIN)/pip install -q --no-deps 'threatexchange>=1.2.17,<1.3'
 	touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed ## Install the app into .venv

@@ -155,10 +155,13 @@ def _hashes_remove(*, hashes: list[SubmittedHash], status: str) -> int:
     active = [h for h in hashes if h.status == SubmittedHash.Status.ACTIVE]
     if not active:
         return 0
+    positions = feed_positions_allocate(count=len(active))
+    # Read the clock after taking the feed lock, so removal times follow feed order.
     now = timezone.now()
-    for row, seq in zip(active, feed_positions_allocate(count=len(active)), strict=True):
+    for row, seq in zip(active, positions, strict=True):
         row.status = status
         row.removed_at = now
+        row.updated_at = now  # bulk_update doesn't apply auto_now
         row.feed_seq = seq
     SubmittedHash.objects.bulk_update(active, ["status", "removed_at", "feed_seq", "updated_at"])
     return len(active)
