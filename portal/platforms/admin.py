@@ -7,7 +7,13 @@ from django.template.response import TemplateResponse
 from django.urls import path
 
 from portal.platforms import decoys, selectors, services
-from portal.platforms.models import ApiKey, HashFeedback, Platform
+from portal.platforms.models import (
+    ApiKey,
+    HashFeedback,
+    Platform,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 
 
 class ApiKeyInline(admin.TabularInline):
@@ -144,6 +150,52 @@ class HashFeedbackAdmin(admin.ModelAdmin):
     list_display = ["platform", "submitted_hash", "outcome", "updated_at"]
     list_filter = ["outcome", "platform"]
     readonly_fields = ["platform", "submitted_hash", "outcome", "created_at", "updated_at"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class WebhookDeliveryInline(admin.TabularInline):
+    model = WebhookDelivery
+    fields = ["id", "status", "attempts", "last_status_code", "last_error", "first_seq", "last_seq"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    max_num = 0
+    ordering = ["-created_at"]
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin):
+    """Endpoints and their deliveries; the signing secret is never shown."""
+
+    list_display = ["platform", "url", "is_active", "enqueued_seq", "created_at"]
+    list_filter = ["is_active", "platform"]
+    fields = ["platform", "url", "is_active", "enqueued_seq", "created_at", "deleted_at"]
+    readonly_fields = ["platform", "url", "enqueued_seq", "created_at", "deleted_at"]
+    inlines = [WebhookDeliveryInline]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False  # platforms register their own endpoints through the API
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    list_display = ["id", "endpoint", "status", "attempts", "last_status_code", "created_at"]
+    list_filter = ["status"]
+    fields = [
+        "id",
+        "endpoint",
+        "status",
+        "attempts",
+        "last_status_code",
+        "last_error",
+        "first_seq",
+        "last_seq",
+        "created_at",
+        "delivered_at",
+    ]
+    readonly_fields = fields
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False

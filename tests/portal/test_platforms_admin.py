@@ -36,3 +36,23 @@ def test_lagging_platforms_are_listed_with_their_pending_removals(operator_clien
     assert ">Lagging</a>" in page and ">Current</a>" not in page
     page = operator_client.get(url, {"removals": "current"}).content.decode()
     assert ">Current</a>" in page and ">Lagging</a>" not in page
+
+
+def test_webhook_pages_never_show_the_signing_secret(operator_client):
+    from portal.platforms import webhooks
+    from portal.platforms.models import WebhookDelivery
+
+    platform = platform_create(name="Hooked").platform
+    created = webhooks.webhook_create(platform=platform, url="https://example.org/h")
+    delivery = WebhookDelivery.objects.create(
+        endpoint=created.endpoint, first_seq=1, last_seq=1, payload={}
+    )
+    pages = [
+        reverse("admin:platforms_webhookendpoint_changelist"),
+        reverse("admin:platforms_webhookendpoint_change", args=[created.endpoint.pk]),
+        reverse("admin:platforms_webhookdelivery_change", args=[delivery.pk]),
+    ]
+    for page in pages:
+        response = operator_client.get(page)
+        assert response.status_code == 200, page
+        assert created.secret not in response.content.decode()
