@@ -530,11 +530,16 @@ if AVAILABLE:
             oi += 1
         divisor = np.float32(size)
         for _ in range(height - window):
+            # Row slices give LLVM plain contiguous loops it vectorises (each lane is an
+            # independent column, so SIMD does not change any column's order of operations).
+            adding = src[ri, c0:c1]
+            leaving = src[li, c0:c1]
+            out = dst[oi, c0:c1]
             for c in range(span):
-                value = total[c] + src[ri, c0 + c]
-                value -= src[li, c0 + c]
+                value = total[c] + adding[c]
+                value -= leaving[c]
                 total[c] = value
-                dst[oi, c0 + c] = value / divisor
+                out[c] = value / divisor
             li += 1
             ri += 1
             oi += 1
