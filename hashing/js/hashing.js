@@ -12,6 +12,7 @@
 
 import { digestBlob } from "./digest.js";
 import { PixelBuffer, fastPathAvailable, warmUp as warmUpKernels } from "./fast.js";
+import { declaredSize } from "./header.js";
 import { imagehashesFromGrey } from "./imagehash.js";
 import { pdqFromLuma } from "./pdq.js";
 
@@ -59,7 +60,19 @@ function isHeif(blob) {
  * `imageOrientation: "from-image"` applies the EXIF orientation, as the server does.
  * @returns {Promise<ImageBitmap>} the caller must close() it
  */
+function tooLarge(width, height) {
+  return new HashingError(
+    "too-large",
+    `This image is too large to hash: it is ${width}x${height} pixels; the limit is ${MAX_PIXELS / 1e6} megapixels.`,
+  );
+}
+
 export async function decodeBitmap(blob) {
+  // Refuse a decompression bomb from its header, before the browser decodes it.
+  const declared = await declaredSize(blob).catch(() => null);
+  if (declared && declared.width * declared.height > MAX_PIXELS) {
+    throw tooLarge(declared.width, declared.height);
+  }
   let bitmap;
   try {
     bitmap = await createImageBitmap(blob, {
@@ -82,10 +95,7 @@ export async function decodeBitmap(blob) {
   const { width, height } = bitmap;
   if (width * height > MAX_PIXELS) {
     bitmap.close();
-    throw new HashingError(
-      "too-large",
-      `This image is too large to hash: it is ${width}x${height} pixels; the limit is ${MAX_PIXELS / 1e6} megapixels.`,
-    );
+    throw tooLarge(width, height);
   }
   return bitmap;
 }

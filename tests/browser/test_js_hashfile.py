@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import struct
+import zlib
 
 import numpy as np
 import pytest
@@ -184,3 +186,63 @@ def test_pixel_buffers_alive_at_the_same_time_have_their_own_memory(hashing_page
     assert got["a"] == got["expectedA"]
     assert got["b"] == got["expectedB"]
     assert got["a"] != got["b"]
+
+
+def test_declared_sizes_are_read_from_every_header_format(
+    hashing_page, hashing_site: Site, tmp_path
+) -> None:
+    picture = Image.fromarray(
+        np.random.default_rng(14).integers(0, 256, (123, 321, 3), dtype=np.uint8), "RGB"
+    )
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    variants = {
+        "a.png": {"format": "PNG"},
+        "a.gif": {"format": "GIF"},
+        "a.jpg": {"format": "JPEG", "exif": exif, "icc_profile": b"\0" * 70_000},
+        "p.jpg": {"format": "JPEG", "progressive": True},
+        "a.bmp": {"format": "BMP"},
+        "lossy.webp": {"format": "WEBP", "quality": 80},
+        "lossless.webp": {"format": "WEBP", "lossless": True},
+        "extended.webp": {"format": "WEBP", "exif": exif},
+    }
+    for name, params in variants.items():
+        buf = io.BytesIO()
+        picture.save(buf, **params)
+        url = hashing_site.add(f"headers/{name}", buf.getvalue())
+        got = hashing_page.evaluate(
+            """async (url) => window.takeback.header.declaredSize(
+                await (await fetch(url)).blob())""",
+            url,
+        )
+        assert got == {"width": 321, "height": 123}, name
+
+
+def test_a_decompression_bomb_is_refused_from_its_header(hashing_page, hashing_site: Site) -> None:
+    # A PNG that declares 20000x20000 pixels (400 MP) and carries no image data: refused
+    # as too large from the header alone. Were it handed to the decoder, it would fail as
+    # unreadable instead (and a real one would cost gigabytes to decode).
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    ihdr = struct.pack(">IIBBBBB", 20_000, 20_000, 8, 0, 0, 0, 0)
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b"")
+    url = hashing_site.add("hashfile/bomb.png", png)
+    got = hashing_page.evaluate(
+        """async (url) => {
+            const blob = await (await fetch(url)).blob();
+            const { header, hashing } = window.takeback;
+            const declared = await header.declaredSize(blob);
+            try {
+                await hashing.decodeBitmap(blob);
+                return { declared, code: null };
+            } catch (err) {
+                return { declared, code: err.code, message: err.message };
+            }
+        }""",
+        url,
+    )
+    assert got["declared"] == {"width": 20_000, "height": 20_000}
+    assert got["code"] == "too-large"
+    assert "20000x20000" in got["message"]
