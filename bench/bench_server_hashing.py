@@ -84,12 +84,20 @@ def _time(function: Callable[[], object]) -> tuple[float, float]:
     return (time.perf_counter() - started) * 1000, (time.process_time() - cpu_started) * 1000
 
 
+def _warm_up(data: bytes, which: str) -> None:
+    # Runs once in every worker process before any timing (loads the compiled kernels).
+    _runner(data, which)()
+
+
+def _runner(data: bytes, which: str) -> Callable[[], object]:
+    if which == "exact":
+        return functools.partial(exact, data, 1)
+    return functools.partial(obvious, data)
+
+
 def _worker_throughput(data: bytes, count: int, which: str) -> float:
     # Runs in a worker process: hash `count` images one after another, single-threaded.
-    runner = (
-        functools.partial(exact, data, 1) if which == "exact" else functools.partial(obvious, data)
-    )
-    runner()  # warm-up (compiled kernels load from the cache)
+    runner = _runner(data, which)
     started = time.perf_counter()
     for _ in range(count):
         runner()
@@ -97,11 +105,13 @@ def _worker_throughput(data: bytes, count: int, which: str) -> float:
 
 
 def throughput_all_cores(data: bytes, which: str, cores: int, count: int) -> float:
-    # Fresh interpreters (spawn): no thread pools or numba threads inherited from this one.
+    # Fresh interpreters (spawn): no thread pools or numba threads inherited from this one;
+    # each is warmed up by the initializer before the timed map starts.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=cores, mp_context=context) as pool:
-        # First round warms every worker up; the second is measured.
-        list(pool.map(_worker_throughput, [data] * cores, [1] * cores, [which] * cores))
+    with ProcessPoolExecutor(
+        max_workers=cores, mp_context=context, initializer=_warm_up, initargs=(data, which)
+    ) as pool:
+        list(pool.map(time.sleep, [0.5] * cores))  # make sure every worker has started
         started = time.perf_counter()
         list(pool.map(_worker_throughput, [data] * cores, [count] * cores, [which] * cores))
         elapsed = time.perf_counter() - started
