@@ -36,6 +36,7 @@ __all__ = [
     "hash_image",
     "open_image",
     "rgb_pixels",
+    "warm_up",
 ]
 
 RESULT_KEYS = ("media", "md5", "sha256", "pdq", "pdq_quality", "phash", "dhash")
@@ -80,3 +81,22 @@ def _record(digests: dict[str, str], image: Any) -> dict[str, Any]:
     from hashing import _pipeline
 
     return _pipeline.record(digests, image)
+
+
+def warm_up() -> None:
+    """Load (or, on a fresh install, compile: ~20 s) the fast kernels now.
+
+    Call it when a worker process starts so the first person's photo is not the one that
+    waits. The compiled code is cached on disk next to the package when it is writable.
+    """
+    import numpy as np
+
+    from hashing import _fast
+
+    if not _fast.AVAILABLE:
+        return
+    small = np.zeros((64, 80, 4), dtype=np.uint8)
+    _fast.hash_pixels(small, threads=1)
+    large = np.zeros((1500, 1400, 4), dtype=np.uint8)  # above the parallel threshold
+    _fast.hash_pixels(large)
+    _fast.hash_pixels(np.zeros((1400, 1500, 4), dtype=np.uint8))  # portrait path

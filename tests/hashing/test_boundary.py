@@ -33,3 +33,11 @@ def test_importing_and_using_hashing_never_imports_django_or_project_code() -> N
         env={"PATH": "/usr/bin:/bin"},
     )
     assert result.stdout.strip() == ""
+
+
+def test_warm_up_loads_the_kernels_and_hashing_still_matches() -> None:
+    import hashing
+
+    hashing.warm_up()
+    result = hashing.hash_image(ROOT.parent / "shared/conformance/pdq/data/misc-images/wee.jpg")
+    assert result["pdq"] == "6227401f601ff4ccafcc9fad4b0d95d371a2eb7265a3285234d228ca94deeb2d"
