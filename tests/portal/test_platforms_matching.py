@@ -39,3 +39,13 @@ def test_sixty_four_bit_hashes_work_too():
     index.add(2, "ffffffffffffffff")
     assert index.query("000000000000000f", 10) == [(1, 4)]
     assert index.query("000000000000000f", -1) == []
+
+
+def test_the_largest_distance_does_not_overflow():
+    index = ColumnIndex("pdq")
+    value = "f0" * 32
+    complement = "0f" * 32
+    index.add(7, value)
+    assert index.query(complement, 256) == [(7, 256)]
+    assert index.query(complement, 255) == []
+    assert index.query(value, 0) == [(7, 0)]
