@@ -75,6 +75,8 @@ def pytest_runtest_teardown(item, nextitem):
     positions would fail. (The lead may want this in tests/conftest.py for all.)
     """
     yield
+    if nextitem is None:  # the session is over (and the test database gone)
+        return
     marker = item.get_closest_marker("django_db")
     fixtures = set(getattr(item, "fixturenames", ()))
     if (marker and marker.kwargs.get("transaction")) or fixtures & {

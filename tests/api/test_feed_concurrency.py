@@ -109,3 +109,65 @@ def test_consumer_sees_every_committed_change_exactly_once(postgres_database, fe
     active = set(SubmittedHash.objects.filter(status="active").values_list("algorithm", "value"))
     assert state == active
     assert polls > 10  # the consumer really raced the writers
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_classic_interleaving_cannot_skip_an_entry(postgres_database, feed_counter_row):
+    """A takes positions and stays open; B commits later positions; the consumer polls.
+
+    With auto-increment ids B would be visible first, the consumer's cursor would
+    pass A's positions, and A's hashes would never be served. Here B waits for A.
+    """
+    platform = services.platform_create(name="Follower")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {platform.api_key.raw}")
+    feed = reverse("v1:hash-feed")
+    cursor = client.get(feed).json()["cursor"]
+
+    a_allocated, a_release, b_done = threading.Event(), threading.Event(), threading.Event()
+    created: dict[str, Case] = {}
+    errors: list[BaseException] = []
+
+    def transaction_a() -> None:
+        try:
+            with transaction.atomic():
+                created["a"] = case_services.case_create(
+                    items=SubmittedItemFactory.build_batch(1)
+                ).case
+                a_allocated.set()
+                a_release.wait(timeout=30)
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    def transaction_b() -> None:
+        try:
+            created["b"] = case_services.case_create(items=SubmittedItemFactory.build_batch(1)).case
+            b_done.set()
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    first = threading.Thread(target=transaction_a)
+    first.start()
+    assert a_allocated.wait(timeout=30)
+    second = threading.Thread(target=transaction_b)
+    second.start()
+    # B queues behind A's lock on the feed counter instead of committing first.
+    assert not b_done.wait(timeout=1.0)
+    page = client.get(feed, {"cursor": cursor}).json()
+    assert page["entries"] == []  # A's positions are taken but not visible yet
+    cursor = page["cursor"]
+    a_release.set()
+    first.join(timeout=30)
+    second.join(timeout=30)
+    assert not errors, errors
+    assert b_done.is_set()
+
+    entries = client.get(feed, {"cursor": cursor}).json()["entries"]
+    served = [e["value"] for e in entries]
+    a_values = [h.value for h in created["a"].hashes.order_by("feed_seq")]
+    b_values = [h.value for h in created["b"].hashes.order_by("feed_seq")]
+    assert served == a_values + b_values  # nothing skipped, A before B
