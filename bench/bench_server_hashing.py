@@ -8,7 +8,9 @@ interleaved round by round, on the same bytes:
 * obvious      decode + convert("RGB"), ``pdqhash.compute`` on the array,
                ``imagehash.phash``/``dhash``, MD5 + SHA-256 -- the straightforward path;
 * exact 1 core ``hashing.hash_bytes`` with its compiled kernels on one thread;
-* exact N core ``hashing.hash_bytes`` with the kernels spread over all cores.
+* exact N core ``hashing.hash_bytes`` with the kernels spread over all cores;
+* kernels      PDQ + pHash + dHash on already decoded pixels (1 and N cores), to show
+               what the hashing adds on top of the decode.
 
 Both pipelines return the same record (checked here before timing). Wall time is what
 matters, but on a shared machine other jobs inflate it, so the CPU time this process used
@@ -45,7 +47,7 @@ import pdqhash  # noqa: E402
 from PIL import Image  # noqa: E402
 
 import hashing  # noqa: E402
-from hashing import _pipeline  # noqa: E402
+from hashing import _fast, _pipeline  # noqa: E402
 from hashing.pdq import bits_to_hex  # noqa: E402
 from tests.hashing.synthetic_bench import bench_jpeg  # noqa: E402
 
@@ -133,11 +135,17 @@ def main() -> None:
         assert exact(data, threads) == exact(data, 1) == obvious(data), "pipelines disagree"
         timings: dict[str, list[float]] = {}
         cpu: dict[str, list[float]] = {}
+        pixels = _fast.pixel_view(hashing.open_image(data))
         runners: dict[str, Callable[[], object]] = {
             "decode": functools.partial(decode_only, data),
             "obvious": functools.partial(obvious, data),
             "exact 1 core": functools.partial(exact, data, 1),
             f"exact {threads} cores": functools.partial(exact, data, threads),
+            # The hashing kernels alone, on already decoded pixels (no decode, no digests).
+            "kernels 1 core": functools.partial(_fast.hash_pixels, pixels, threads=1),
+            f"kernels {threads} cores": functools.partial(
+                _fast.hash_pixels, pixels, threads=threads
+            ),
         }
         for _ in range(args.rounds):
             # Interleaved round by round, so load changes hit every pipeline alike.

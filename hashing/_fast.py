@@ -818,12 +818,17 @@ def hash_pixels(
     if pixels.shape[0] * pixels.shape[1] < PARALLEL_MIN_PIXELS:
         wanted = 1  # starting the thread pool costs more than it saves on small images
     parallel = wanted > 1 and _PARALLEL_LOCK.acquire(blocking=False)
+    previous_chunk = 0
     try:
         if parallel:
             numba.set_num_threads(min(wanted, numba.config.NUMBA_NUM_THREADS))
+            # Hand out work one chunk at a time: on a busy server a thread that loses its
+            # core is not left holding half the image while the other thread idles.
+            previous_chunk = numba.set_parallel_chunksize(1)
         return _hash_pixels(pixels, parallel=parallel)
     finally:
         if parallel:
+            numba.set_parallel_chunksize(previous_chunk)
             _PARALLEL_LOCK.release()
 
 
