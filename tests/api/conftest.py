@@ -49,6 +49,14 @@ def assert_error(response, status: int, code: str) -> dict:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_throttles():
+    """Throttle counters are keyed by key id, and rolled-back ids are reused by the next test."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_match_indexes():
     """Each test's database is rolled back: the in-process match indexes must be too."""
     from portal.platforms.matching import match_indexes_reset
