@@ -64,36 +64,3 @@ def _fresh_match_indexes():
     match_indexes_reset()
     yield
     match_indexes_reset()
-
-
-@pytest.fixture
-def feed_counter_row(transactional_db) -> None:
-    """Re-create the feed counter row (a data migration's) that transactional tests flush."""
-    from portal.cases.models import FeedCounter
-
-    FeedCounter.objects.get_or_create(pk=1)
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_teardown(item, nextitem):
-    """Put back the feed counter row after a transactional test's flush.
-
-    The row comes from a data migration (cases.0002); flushing the tables after
-    a transactional test deletes it, and every later test that allocates feed
-    positions would fail. (The lead may want this in tests/conftest.py for all.)
-    """
-    yield
-    if nextitem is None:  # the session is over (and the test database gone)
-        return
-    marker = item.get_closest_marker("django_db")
-    fixtures = set(getattr(item, "fixturenames", ()))
-    if (marker and marker.kwargs.get("transaction")) or fixtures & {
-        "transactional_db",
-        "live_server",
-    }:
-        from pytest_django.plugin import blocking_manager_key
-
-        from portal.cases.models import FeedCounter
-
-        with item.config.stash[blocking_manager_key].unblock():
-            FeedCounter.objects.get_or_create(pk=1)

@@ -26,7 +26,7 @@ CASES_PER_WRITER = 12
 
 
 @pytest.mark.django_db(transaction=True)
-def test_consumer_sees_every_committed_change_exactly_once(postgres_database, feed_counter_row):
+def test_consumer_sees_every_committed_change_exactly_once(postgres_database):
     platform = services.platform_create(name="Follower")
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {platform.api_key.raw}")
@@ -112,7 +112,7 @@ def test_consumer_sees_every_committed_change_exactly_once(postgres_database, fe
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_classic_interleaving_cannot_skip_an_entry(postgres_database, feed_counter_row):
+def test_the_classic_interleaving_cannot_skip_an_entry(postgres_database):
     """A takes positions and stays open; B commits later positions; the consumer polls.
 
     With auto-increment ids B would be visible first, the consumer's cursor would

@@ -62,7 +62,7 @@ class Api:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_from_create_platform_to_blocking_a_photo(live_server, feed_counter_row):
+def test_from_create_platform_to_blocking_a_photo(live_server):
     text = guide()
     for path in ("/me", "/hashes/snapshot", "/hashes/feed", "/match", "/feedback", "/acknowledge"):
         assert f"$API{path}" in text, path

@@ -21,7 +21,7 @@ EXAMPLES = 25
 
 
 @pytest.fixture
-def platform_keys(transactional_db, feed_counter_row) -> dict[str, str]:
+def platform_keys(transactional_db) -> dict[str, str]:
     created = services.platform_create(name="Fuzzer")
     case_with_items(2)
     return {

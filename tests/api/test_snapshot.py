@@ -171,9 +171,7 @@ def test_streaming_memory_does_not_grow_with_the_number_of_hashes(acme):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_snapshot_stays_consistent_while_cases_commit_mid_download(
-    postgres_database, feed_counter_row
-):
+def test_snapshot_stays_consistent_while_cases_commit_mid_download(postgres_database):
     """On PostgreSQL the stream runs in its own REPEATABLE READ transaction."""
     import threading
 

@@ -77,9 +77,7 @@ def wait_for(condition, *, timeout: float = 60.0) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_worker_delivers_signed_batches_and_retries_until_accepted(
-    celery_worker_process, feed_counter_row, settings
-):
+def test_worker_delivers_signed_batches_and_retries_until_accepted(celery_worker_process, settings):
     settings.TAKEBACK_WEBHOOK_ALLOW_HTTP_LOOPBACK = True  # registration in this process only
     platform = platform_create(name="Hooked").platform
     with Receiver(failures=2) as receiver:
