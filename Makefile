@@ -18,6 +18,7 @@ $(BIN)/python:
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e .
+	$(BIN)/python -c "import hashing; hashing.warm_up()"  # compile + cache the hashing kernels once
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
@@ -25,6 +26,7 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	# The real StopNCII client for contract tests; its own dependencies (faiss,
 	# a C build of weighted-levenshtein) are for matching, which the client never uses.
 	$(BIN)/pip install -q --no-deps 'threatexchange>=1.2.17,<1.3'
+	$(BIN)/python -c "import hashing; hashing.warm_up()"  # compile + cache the hashing kernels once
 	touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed ## Install the app into .venv

@@ -275,7 +275,7 @@ def test_serve_index_answers_lookups(live_server, tmp_path):
                 headers={"Content-Type": "application/json"},
             )
             try:
-                with urllib.request.urlopen(request, timeout=5) as r:  # noqa: S310 - loopback
+                with urllib.request.urlopen(request, timeout=5) as r:
                     return r.status, json.load(r)
             except urllib.error.HTTPError as exc:
                 return exc.code, json.load(exc)
