@@ -7,7 +7,7 @@ PORT ?= 8000
 export TAKEBACK_VAR_DIR ?= $(CURDIR)/var
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint fmt check-system install install-dev
+.PHONY: help run test lint typecheck fmt check-system install install-dev
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-12s %s\n", $$1, $$2}'
@@ -45,9 +45,12 @@ lint: install-dev ## Ruff lint and format check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+typecheck: install-dev ## mypy, strict on hashing/
+	$(BIN)/mypy
+
 fmt: install-dev ## Format the code
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: install-dev check-system lint ## Lint, then the whole suite on throw-away PostgreSQL + Redis
+test: install-dev check-system lint typecheck ## Lint, then the whole suite on throw-away PostgreSQL + Redis
 	PATH="$(CURDIR)/$(BIN):$$PATH" scripts/with-services $(BIN)/pytest $(PYTEST_ARGS)

@@ -41,9 +41,15 @@ try:  # numba is a declared dependency; the reference path still works without i
     import numba
     from numba import prange
 except ImportError:  # pragma: no cover - exercised only in stripped-down installs
-    numba = None
+    numba = None  # type: ignore[assignment]
 
 AVAILABLE = numba is not None
+
+
+def _max_threads() -> int:
+    """numba's thread-pool size (NUMBA_NUM_THREADS, set when numba is imported)."""
+    return int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]  # set at import
+
 
 # Parallel kernels run on numba's thread pool, whose default layer must not be entered by
 # two Python threads at once: the parallel variants are used under this lock and a caller
@@ -687,7 +693,7 @@ if AVAILABLE:
     @_jit()
     def _finish_pdq(buffer64, dct):  # type: ignore[no-untyped-def]
         """Quality metric, 64x64 -> 16x16 DCT and Torben-median bits (pdqhashing.cpp)."""
-        gradient_sum = 0
+        gradient_sum = np.int64(0)
         hundred = np.float32(100.0)
         scale = np.float32(255.0)
         for i in range(63):
@@ -698,9 +704,7 @@ if AVAILABLE:
             for j in range(63):
                 d = np.int64(((buffer64[i, j] - buffer64[i, j + 1]) * hundred) / scale)
                 gradient_sum += abs(d)
-        quality = gradient_sum // 90
-        if quality > 100:
-            quality = 100
+        quality = min(gradient_sum // 90, np.int64(100))
         temp = np.empty((16, 64), dtype=np.float32)
         for i in range(16):
             for j in range(64):
@@ -814,14 +818,14 @@ def hash_pixels(
     """
     if not AVAILABLE:
         raise RuntimeError("numba is not installed")
-    wanted = numba.config.NUMBA_NUM_THREADS if threads is None else max(1, threads)
+    wanted = _max_threads() if threads is None else max(1, threads)
     if pixels.shape[0] * pixels.shape[1] < PARALLEL_MIN_PIXELS:
         wanted = 1  # starting the thread pool costs more than it saves on small images
     parallel = wanted > 1 and _PARALLEL_LOCK.acquire(blocking=False)
     previous_chunk = 0
     try:
         if parallel:
-            numba.set_num_threads(min(wanted, numba.config.NUMBA_NUM_THREADS))
+            numba.set_num_threads(min(wanted, _max_threads()))
             # Hand out work one chunk at a time: on a busy server a thread that loses its
             # core is not left holding half the image while the other thread idles.
             previous_chunk = numba.set_parallel_chunksize(1)

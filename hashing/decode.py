@@ -30,7 +30,7 @@ from typing import BinaryIO
 
 import numpy as np
 import pillow_heif
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from hashing.errors import ImageTooLarge, UnreadableImage, UnsupportedFormat
 
@@ -41,7 +41,7 @@ pillow_heif.register_heif_opener()
 # Allocate every decoded image as one contiguous block (Pillow's default splits images over
 # 16 MB blocks). Pillow then exports the pixels through the Arrow interface without a copy,
 # which hashing._fast reads in place. Process-wide, and only changes how memory is laid out.
-Image.core.set_use_block_allocator(1)
+Image.core.set_use_block_allocator(1)  # type: ignore[attr-defined]  # untyped C module
 
 # 64 megapixels: above every common phone camera's default output (48-50 MP sensors write
 # 8000x6000 = 48 MP) while bounding memory: the decoded RGB buffer is at most ~192 MB.
@@ -77,7 +77,7 @@ def open_image(source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> 
             image = Image.open(_as_file(source), formats=ALLOWED_FORMATS)
     except Image.DecompressionBombError as exc:
         raise ImageTooLarge(_too_large_message(None, max_pixels)) from exc
-    except Image.UnidentifiedImageError as exc:
+    except UnidentifiedImageError as exc:
         raise UnsupportedFormat() from exc
     except FileNotFoundError:
         raise

@@ -81,7 +81,10 @@ class HashIndex:
         """Distance from ``hex_value`` to every stored hash, in row order."""
         needle = self._pack(hex_value)
         table = self._table[: len(self._ids)]
-        return np.bitwise_count(table ^ needle).sum(axis=1, dtype=np.int64)
+        distances: npt.NDArray[np.int64] = np.bitwise_count(table ^ needle).sum(
+            axis=1, dtype=np.int64
+        )
+        return distances
 
     def query(self, hex_value: str, max_distance: int) -> list[tuple[Hashable, int]]:
         """Every stored ``(id, distance)`` with ``distance <= max_distance``, nearest first."""
