@@ -19,6 +19,7 @@ from hashing.pdq import PDQ_QUALITY_FLOOR
 from portal.cases.feed import feed_positions_allocate
 from portal.cases.models import Case, Organisation, SubmittedHash
 from portal.exceptions import ApplicationError
+from portal.platforms.webhooks import webhooks_notify
 
 # Crockford's base32 alphabet: no I, L, O or U, so numbers read aloud or
 # copied by hand don't get confused.
@@ -147,7 +148,9 @@ def hashes_add(*, case: Case, items: list[SubmittedItem]) -> list[SubmittedHash]
         return []
     for row, seq in zip(rows, feed_positions_allocate(count=len(rows)), strict=True):
         row.feed_seq = seq
-    return SubmittedHash.objects.bulk_create(rows)
+    created = SubmittedHash.objects.bulk_create(rows)
+    webhooks_notify()
+    return created
 
 
 def _hashes_remove(*, hashes: list[SubmittedHash], status: str) -> int:
@@ -164,6 +167,7 @@ def _hashes_remove(*, hashes: list[SubmittedHash], status: str) -> int:
         row.updated_at = now  # bulk_update doesn't apply auto_now
         row.feed_seq = seq
     SubmittedHash.objects.bulk_update(active, ["status", "removed_at", "feed_seq", "updated_at"])
+    webhooks_notify()
     return len(active)
 
 

@@ -130,10 +130,15 @@ def webhook_delete(*, platform: Platform, endpoint_id: int) -> None:
 
 
 def webhooks_notify() -> None:
-    """Ask for a dispatch once the current transaction commits (call after feed changes)."""
+    """Ask for a dispatch once the current transaction commits (call after feed changes).
+
+    Nothing is queued while no platform has an active endpoint, so a victim's
+    submission never waits on webhook work that has nobody to go to.
+    """
     from portal.platforms.tasks import webhooks_dispatch_task
 
-    transaction.on_commit(webhooks_dispatch_task.delay)
+    if WebhookEndpoint.objects.filter(is_active=True, platform__is_active=True).exists():
+        transaction.on_commit(webhooks_dispatch_task.delay)
 
 
 def _entry_json(entry: FeedEntry) -> dict:

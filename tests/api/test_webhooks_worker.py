@@ -12,7 +12,6 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from django.db import transaction
 
 from portal.cases import services as case_services
 from portal.platforms import webhooks
@@ -84,9 +83,8 @@ def test_worker_delivers_signed_batches_and_retries_until_accepted(celery_worker
         # The platform bootstraps (snapshot up to the head), then registers.
         platform_fetched_record(platform=platform, position=feed_head())
         created = webhooks.webhook_create(platform=platform, url=receiver.url)
-        with transaction.atomic():
-            case = case_with_items(1).case
-            webhooks.webhooks_notify()  # enqueued on commit, run by the worker
+        # Submitting queues the push on commit by itself: no beat, no explicit call.
+        case = case_with_items(1).case
         wait_for(lambda: len(receiver.requests) >= 3)
         delivery = WebhookDelivery.objects.get(endpoint=created.endpoint)
         wait_for(lambda: WebhookDelivery.objects.get(pk=delivery.pk).status == "delivered")
@@ -111,9 +109,7 @@ def test_worker_delivers_signed_batches_and_retries_until_accepted(celery_worker
         # The delivery continued what the platform had: it has been sent everything.
         assert Platform.objects.get(pk=platform.pk).fetched_seq == delivery.last_seq
 
-        with transaction.atomic():
-            case_services.case_withdraw(case=case)
-            webhooks.webhooks_notify()
+        case_services.case_withdraw(case=case)
         wait_for(lambda: len(receiver.requests) >= 4)
         removal = json.loads(receiver.requests[3][1])
         assert {(e["op"], e["value"]) for e in removal["entries"]} == {
