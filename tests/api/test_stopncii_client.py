@@ -20,7 +20,7 @@ from django.db import connections
 
 from portal.cases import services as cases
 from portal.cases.feed import feed_position_current
-from portal.cases.models import FeedCounter, SubmittedHash
+from portal.cases.models import SubmittedHash
 from portal.platforms import services as platforms
 from portal.platforms.models import Decoy, Platform
 from portal.platforms.selectors import case_distribution
@@ -46,13 +46,6 @@ Endpoint = stopncii_api.StopNCIIEndpoint
 pytestmark = pytest.mark.django_db(transaction=True)
 
 DELETE = (CaseStatus.Withdrawn, CaseStatus.Deleted)
-
-
-@pytest.fixture(autouse=True)
-def feed_counter() -> None:
-    # Transactional tests flush tables between tests, including the counter row
-    # migration cases.0002 creates.
-    FeedCounter.objects.get_or_create(pk=1)
 
 
 @pytest.fixture(autouse=True)

@@ -140,12 +140,7 @@ def no_js_page(chromium, live_server, artifacts_dir, request) -> Iterator[Portal
 def _portal_page(
     chromium, live_server, artifacts_dir, request, viewport, *, js: bool = True
 ) -> Iterator[PortalPage]:
-    from portal.cases.models import FeedCounter
-
     cache.clear()  # throttle counters live in the cache
-    # Transactional tests flush the tables between tests, which removes the
-    # feed counter row that migration cases.0002 creates; put it back.
-    FeedCounter.objects.get_or_create(pk=1)
     context = chromium.new_context(viewport=viewport, accept_downloads=True, java_script_enabled=js)
     # The quick-exit target is another site: answer it locally (no network).
     context.route(

@@ -28,7 +28,7 @@ from PIL import Image, ImageDraw
 import hashing
 from hashing.distance import hamming_distance
 from portal.cases import services as cases
-from portal.cases.models import FeedCounter, SubmittedHash
+from portal.cases.models import SubmittedHash
 from portal.platforms import services as platforms
 from portal.platforms.models import Decoy, Platform
 from portal.platforms.selectors import case_distribution
@@ -42,11 +42,6 @@ def live_server_resources(settings, monkeypatch) -> None:
     # server must not keep database sessions or Redis sockets past the test.
     monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 0)
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-
-
-@pytest.fixture(autouse=True)
-def feed_counter(transactional_db) -> None:
-    FeedCounter.objects.get_or_create(pk=1)
 
 
 def draw_image(path: Path, seed: int) -> Path:
