@@ -13,6 +13,12 @@ Every request carries:
     Takeback-Webhook-Timestamp: Unix time of this attempt
     Takeback-Webhook-Signature: v1=<hex HMAC-SHA256(secret, f"{timestamp}.{body}")>
 
+Endpoints must be public: a platform key must not become a way to make our
+servers call internal addresses. Every address a host resolves to is checked
+at registration and again just before each attempt, and redirects are not
+followed. (A DNS answer that changes between the check and the connection is
+not caught; put the workers behind an egress proxy if that matters to you.)
+
 Deliveries of one endpoint may arrive out of order (a retry overtakes); every
 entry carries its feed position `seq`, and the README shows how to verify.
 """
@@ -24,6 +30,7 @@ import hmac
 import ipaddress
 import json
 import secrets
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -67,6 +74,10 @@ def webhook_url_validate(*, url: str) -> str:
     host = (parts.hostname or "").lower()
     if not host or parts.username or parts.password or parts.fragment or port == 0:
         raise bad
+    if not _destination_allowed(host):
+        raise ApplicationError(
+            "The webhook URL must point at a public internet address.", code="bad_webhook_url"
+        )
     if parts.scheme == "https":
         return url
     if (
@@ -76,6 +87,36 @@ def webhook_url_validate(*, url: str) -> str:
     ):
         return url
     raise bad
+
+
+def _destination_allowed(host: str) -> bool:
+    """True unless `host` resolves to a non-public address (private, loopback, link-local...).
+
+    A host that doesn't resolve yet is allowed here: the attempt itself then fails.
+    Loopback is allowed only with TAKEBACK_WEBHOOK_ALLOW_HTTP_LOOPBACK (tests).
+    """
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return True
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
+        if address.is_global:
+            continue
+        if address.is_loopback and settings.TAKEBACK_WEBHOOK_ALLOW_HTTP_LOOPBACK:
+            continue
+        return False
+    return True
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A 3xx is an answer like any other non-2xx: never follow it elsewhere."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+_opener = urllib.request.build_opener(_NoRedirects)
 
 
 def _is_loopback_ip(host: str) -> bool:
@@ -243,7 +284,9 @@ def webhook_deliver(*, delivery_id: str) -> DeliveryOutcome:
         )
         status_code, error = None, ""
         try:
-            with urllib.request.urlopen(  # noqa: S310
+            if not _destination_allowed((urlsplit(endpoint.url).hostname or "").lower()):
+                raise OSError("the endpoint resolves to a non-public address")
+            with _opener.open(
                 request, timeout=settings.TAKEBACK_WEBHOOK_TIMEOUT_SECONDS
             ) as response:
                 status_code = response.status

@@ -152,3 +152,95 @@ def test_backoff_doubles_up_to_the_cap(settings):
     settings.TAKEBACK_WEBHOOK_RETRY_MAX_SECONDS = 3600
     delays = [webhooks.retry_delay(attempts=n) for n in range(1, 10)]
     assert delays[:4] == [30, 60, 120, 240] and delays[-1] == 3600
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://10.1.2.3/h",
+        "https://192.168.0.10/h",
+        "https://169.254.169.254/latest/meta-data",  # cloud metadata service
+        "https://127.0.0.1/h",
+        "https://localhost/h",
+        "https://[::1]/h",
+        "https://[fd00::1]/h",
+    ],
+)
+def test_endpoints_on_non_public_addresses_are_refused(acme, url):
+    response = acme.client.post(LIST, {"url": url}, format="json")
+    assert_error(response, 400, "bad_webhook_url")
+    assert not WebhookEndpoint.objects.exists()
+
+
+class _LocalServer:
+    """A loopback HTTP server answering every POST with `status` (and a Location)."""
+
+    def __init__(self, status: int, location: str = "") -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from threading import Thread
+
+        self.hits = 0
+        server_self = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                server_self.hits += 1
+                self.rfile.read(int(self.headers["Content-Length"]))
+                self.send_response(status)
+                if location:
+                    self.send_header("Location", location)
+                self.end_headers()
+
+            def do_GET(self) -> None:  # where urllib would take a followed 302
+                server_self.hits += 1
+                self.send_response(status)
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        self.thread = Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _one_delivery(platform, url: str) -> str:
+    webhooks.webhook_create(platform=platform, url=url)
+    case_with_items(1)
+    (delivery_id,) = webhooks.webhooks_dispatch()
+    return delivery_id
+
+
+def test_a_delivery_is_not_sent_once_the_address_is_no_longer_allowed(acme, settings):
+    settings.TAKEBACK_WEBHOOK_ALLOW_HTTP_LOOPBACK = True
+    receiver = _LocalServer(200)
+    try:
+        delivery_id = _one_delivery(acme.platform, receiver.url)
+        # Registered while allowed; by the time it is sent the address is not (as
+        # when a public name starts resolving to an internal address).
+        settings.TAKEBACK_WEBHOOK_ALLOW_HTTP_LOOPBACK = False
+        outcome = webhooks.webhook_deliver(delivery_id=delivery_id)
+    finally:
+        receiver.close()
+    assert receiver.hits == 0
+    assert outcome.status == WebhookDelivery.Status.PENDING and outcome.retry_in is not None
+    assert "non-public" in WebhookDelivery.objects.get(pk=delivery_id).last_error
+
+
+def test_redirects_are_not_followed(acme, settings):
+    settings.TAKEBACK_WEBHOOK_ALLOW_HTTP_LOOPBACK = True
+    target = _LocalServer(200)
+    redirector = _LocalServer(302, location=target.url)
+    try:
+        delivery_id = _one_delivery(acme.platform, redirector.url)
+        outcome = webhooks.webhook_deliver(delivery_id=delivery_id)
+    finally:
+        redirector.close()
+        target.close()
+    assert redirector.hits == 1 and target.hits == 0
+    assert outcome.status_code == 302 and outcome.status == WebhookDelivery.Status.PENDING

@@ -25,6 +25,8 @@ from tests.factories import case_with_items
 # test process: a 1 s backoff base keeps the retries quick. Set at collection,
 # before any fixture starts the worker; the test process's settings are loaded already.
 os.environ.setdefault("TAKEBACK_WEBHOOK_RETRY_BASE_SECONDS", "1")
+# The receiver is on loopback, which deliveries refuse unless this is set.
+os.environ.setdefault("TAKEBACK_WEBHOOK_ALLOW_HTTP_LOOPBACK", "true")
 
 
 class Receiver:
