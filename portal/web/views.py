@@ -25,7 +25,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 import hashing
 from portal.cases import selectors, services, throttling
@@ -119,7 +119,7 @@ def _caseworker_organisation(request: HttpRequest, slug: Any) -> Organisation | 
 # Landing, eligibility, language -----------------------------------------------
 
 
-@require_GET
+@require_safe
 def home(request: HttpRequest) -> HttpResponse:
     return render(request, "web/home.html")
 
@@ -152,7 +152,7 @@ def language(request: HttpRequest) -> HttpResponse:
 # New case: hash in the browser, submit hashes ---------------------------------
 
 
-@require_GET
+@require_safe
 def submit(request: HttpRequest) -> HttpResponse:
     if request.session.get(SESSION_SUBJECT) not in Case.Subject.values:
         return redirect("web:start")
@@ -333,7 +333,7 @@ def status_login(request: HttpRequest) -> HttpResponse:
     )
 
 
-@require_GET
+@require_safe
 def status(request: HttpRequest) -> HttpResponse:
     case = _session_case(request)
     if case is None:
@@ -356,7 +356,7 @@ def status_logout(request: HttpRequest) -> HttpResponse:
     return redirect("web:home")
 
 
-@require_GET
+@require_safe
 def status_add(request: HttpRequest) -> HttpResponse:
     case = _session_case(request)
     if case is None:
@@ -495,7 +495,7 @@ def org_logout(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@require_GET
+@require_safe
 def org_cases(request: HttpRequest) -> HttpResponse:
     organisations = list(selectors.organisations_of_user(user=request.user))
     rows = [

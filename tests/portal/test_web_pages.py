@@ -244,3 +244,10 @@ def test_caseworker_password_guessing_is_throttled(client):
     )
     assert b"For your safety" in response.content
     assert "_auth_user_id" not in client.session
+
+
+def test_read_only_pages_answer_head_requests_for_monitors(client):
+    response = client.head(reverse("web:home"))
+    assert response.status_code == 200 and response.content == b""
+    # Pages that need the eligibility answers redirect, as GET does, rather than 405.
+    assert client.head(reverse("web:submit")).status_code == 302
