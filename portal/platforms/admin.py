@@ -67,24 +67,9 @@ class PlatformAdmin(admin.ModelAdmin):
     ]
     list_filter = ["is_active", RemovalLagFilter]
     search_fields = ["name"]
-    fields = [
-        "name",
-        "is_active",
-        "fetched_seq",
-        "fetched_at",
-        "applied_seq",
-        "applied_at",
-        "removals_pending",
-        "created_at",
-    ]
-    readonly_fields = [
-        "fetched_seq",
-        "fetched_at",
-        "applied_seq",
-        "applied_at",
-        "removals_pending",
-        "created_at",
-    ]
+    fields = list_display
+    # Only the name and the switch are for operators to edit; positions come from the API.
+    readonly_fields = [f for f in fields if f not in ("name", "is_active")]
     inlines = [ApiKeyInline]
     actions = ["give_decoys"]
     change_list_template = "admin/platforms/platform_change_list.html"
