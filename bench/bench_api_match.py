@@ -7,7 +7,7 @@ of Q query hashes (half of them near stored ones):
   state: each batch only applies the feed changes since the last one);
 * cold: the same call right after the index was dropped (first request of a process);
 * incremental: a warm call after 1,000 new hashes were committed;
-* the library's row-wise `hashing.index.HashIndex` on the same hashes, for comparison;
+* the bare `hashing.index.HashIndex` on the same hashes (the index alone, no database);
 * postgres (PostgreSQL only): one `bit_count(stored # query)` scan per query hash in SQL.
 
 Usage:
@@ -115,12 +115,12 @@ def main() -> None:
 
         library = HashIndex("pdq")
         library.add_many(enumerate(stored))
-        row_wise = timed(
-            f"hashing.index.HashIndex ({args.queries})",
+        bare = timed(
+            f"hashing.index.HashIndex alone ({args.queries})",
             args.queries,
             lambda: sum(len(library.query(q.value, 31)) for q in queries),
         )
-        print(f"HashIndex (row-wise) / warm ColumnIndex per query hash: {row_wise / warm:.1f}x")
+        print(f"warm hashes_match / bare index per query hash: {warm / bare:.1f}x")
         if connection.vendor == "postgresql":
             sql = (
                 "SELECT id, bit_count(('x' || value)::bit(256) # ('x' || %s)::bit(256)) AS d "

@@ -1,13 +1,13 @@
 """``check``: hash files and look them up in the local store.
 
-Perceptual hashes are matched by Hamming distance with an exact brute-force index
+Perceptual hashes are matched by Hamming distance with the exact index
 (``hashing.index.HashIndex``): PDQ within 31 bits and pHash within 10 (the thresholds in
 ``hashing.distance``); MD5 and SHA-256 of the file bytes match exactly.
 """
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from hashing import hash_image
 from hashing.distance import PDQ_MATCH_THRESHOLD, PHASH_MATCH_THRESHOLD
@@ -38,10 +38,7 @@ class Checker:
             value = hashes.get(algorithm)
             if not value:
                 continue
-            found = [
-                (cast(int, row_id), distance)
-                for row_id, distance in index.query(value, self.thresholds[algorithm])
-            ]
+            found = index.query(value, self.thresholds[algorithm])
             rows = self.store.by_ids([row_id for row_id, _ in found])
             matches.extend(_match(rows[row_id], distance) for row_id, distance in found)
         for algorithm in EXACT_ALGORITHMS:

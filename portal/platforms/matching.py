@@ -1,10 +1,7 @@
 """Batch matching of platforms' hashes against the active hash list.
 
-Perceptual hashes (PDQ, pHash, dHash) are matched with an exact vectorised
-Hamming scan (`ColumnIndex`: the same answers as `hashing.index.HashIndex`, which
-tests check, but stored one column per 64-bit word, scanned with in-place numpy
-operations and pruned on the first 128 bits; about 0.6 ms per query hash on 200k
-PDQ hashes against ~6 ms for the row-wise scan). One
+Perceptual hashes (PDQ, pHash, dHash) are matched with the exact Hamming index
+of the hashing library (`hashing.index.HashIndex`). One
 index per algorithm is kept in each process and brought up to date from the
 feed before every batch: rows whose position is newer than the index's are
 added (active) or dropped (removed).
@@ -22,11 +19,10 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-import numpy as np
-import numpy.typing as npt
 from django.db import connection
 
-from hashing.distance import HEX_LENGTHS, MATCH_THRESHOLDS, validate_hex
+from hashing.distance import MATCH_THRESHOLDS
+from hashing.index import HashIndex
 from portal.cases.models import SubmittedHash
 from portal.exceptions import ApplicationError
 from portal.platforms.feed import feed_head, feedback_aggregates
@@ -75,104 +71,22 @@ class MatchResult:
     truncated: bool = False
 
 
-class ColumnIndex:
-    """Exact Hamming index of one algorithm: ids and hashes packed into 64-bit columns.
-
-    `query(hex, max_distance)` returns `[(id, distance)]`, nearest first (ties by id).
-    Not thread-safe: `_LiveIndex` serialises access.
-    """
-
-    def __init__(self, algorithm: str, *, capacity: int = 1024) -> None:
-        self.algorithm = algorithm
-        self.words = HEX_LENGTHS[algorithm] // 16
-        self._columns = np.zeros((self.words, capacity), dtype=np.uint64)
-        self._ids = np.zeros(capacity, dtype=np.int64)
-        self._rows: dict[int, int] = {}
-        self._size = 0
-
-    def __len__(self) -> int:
-        return self._size
-
-    def __contains__(self, item_id: object) -> bool:
-        return item_id in self._rows
-
-    def _pack(self, hex_value: str) -> npt.NDArray[np.uint64]:
-        validate_hex(self.algorithm, hex_value)
-        return np.frombuffer(bytes.fromhex(hex_value), dtype=">u8").astype(np.uint64)
-
-    def add(self, item_id: int, hex_value: str) -> None:
-        packed = self._pack(hex_value)
-        row = self._rows.get(item_id)
-        if row is None:
-            row = self._size
-            if row == self._ids.shape[0]:
-                grow = max(1024, row)
-                self._columns = np.concatenate(
-                    [self._columns, np.zeros((self.words, grow), dtype=np.uint64)], axis=1
-                )
-                self._ids = np.concatenate([self._ids, np.zeros(grow, dtype=np.int64)])
-            self._rows[item_id] = row
-            self._ids[row] = item_id
-            self._size += 1
-        self._columns[:, row] = packed
-
-    def remove(self, item_id: int) -> None:
-        row = self._rows.pop(item_id)
-        last = self._size - 1
-        if row != last:
-            # Keep the table dense: move the last row into the hole.
-            moved = int(self._ids[last])
-            self._columns[:, row] = self._columns[:, last]
-            self._ids[row] = moved
-            self._rows[moved] = row
-        self._size -= 1
-
-    def query(self, hex_value: str, max_distance: int) -> list[tuple[int, int]]:
-        if max_distance < 0 or self._size == 0:
-            return []
-        needle = self._pack(hex_value)
-        size = self._size
-        # Distance over the first two words (at most 128 bits, fits uint8) is a
-        # lower bound of the full distance: prune with it, then finish the few
-        # candidates left. Random PDQ hashes differ in ~64 of those 128 bits, so
-        # almost every row is dropped after half the work.
-        word = np.empty(size, dtype=np.uint64)
-        partial = np.empty(size, dtype=np.uint8)
-        np.bitwise_xor(self._columns[0, :size], needle[0], out=word)
-        np.bitwise_count(word, out=partial)
-        if self.words > 1:
-            count = np.empty(size, dtype=np.uint8)
-            np.bitwise_xor(self._columns[1, :size], needle[1], out=word)
-            np.bitwise_count(word, out=count)
-            np.add(partial, count, out=partial)
-        rows = np.flatnonzero(partial <= max_distance)
-        found = partial[rows].astype(np.uint16)
-        if self.words > 2 and rows.size:
-            rest = self._columns[2:, rows] ^ needle[2:, None]
-            found += np.bitwise_count(rest).sum(axis=0, dtype=np.uint16)
-            keep = found <= max_distance
-            rows, found = rows[keep], found[keep]
-        ids = self._ids[rows]
-        order = np.lexsort((ids, found))
-        return [(int(ids[i]), int(found[i])) for i in order]
-
-
 class _LiveIndex:
-    """A ColumnIndex of one algorithm's active hashes and the feed position it reflects."""
+    """A HashIndex of one algorithm's active hashes and the feed position it reflects."""
 
     def __init__(self, algorithm: str) -> None:
         self.algorithm = algorithm
         self.lock = threading.Lock()
-        self.index = ColumnIndex(algorithm)
+        self.index = HashIndex(algorithm)
         self.position = 0
         self.database = ""
 
-    def refresh(self, *, head: int) -> ColumnIndex:
+    def refresh(self, *, head: int) -> HashIndex:
         database = f"{connection.alias}:{connection.settings_dict['NAME']}"
         with self.lock:
             if database != self.database or head < self.position:
                 # Another database, or a restored one whose feed went back: start over.
-                self.index, self.position, self.database = ColumnIndex(self.algorithm), 0, database
+                self.index, self.position, self.database = HashIndex(self.algorithm), 0, database
             if head > self.position:
                 rows = SubmittedHash.objects.filter(
                     algorithm=self.algorithm, feed_seq__gt=self.position, feed_seq__lte=head
