@@ -1,26 +1,79 @@
 """An exact in-memory Hamming-distance index for matching many hashes at once.
 
-Used by the portal's `/match` (through a live wrapper that follows the feed) and by
+Used by the portal's ``/match`` (through a live wrapper that follows the feed) and by
 the platform toolkit. It is exact: every stored hash within ``max_distance`` is
 returned, the same set a brute-force scan gives (tests compare the two).
 
-Layout: one ``uint64`` column per 64-bit word of the hash, so a query scans each
-column with in-place numpy operations. For 256-bit PDQ the distance over the
-first two words (at most 128 bits) is a lower bound of the full distance: rows are
-pruned with it and only the few survivors are finished. Random PDQ hashes differ
-in ~64 of those 128 bits, so almost every row is dropped after half the work.
+Small indexes (fewer than ``MIH_MIN_ROWS`` hashes) are scanned with numpy: cheap to
+build, nothing to compile. Larger ones add a **multi-index** (Norouzi, Punjani and
+Fleet, "Fast exact search in Hamming space with multi-index hashing", 2014) in
+compiled loops (numba):
+
+* The bits are cut into ``m`` disjoint chunks of ``b`` bits (``b`` about ``log2(N)``,
+  so a bucket holds about one row). By the generalised pigeonhole principle, if two
+  hashes differ in at most ``r`` bits and chunk ``i`` is searched within ``t_i`` bits
+  with ``sum(t_i + 1) >= r + 1``, at least one chunk is within its ``t_i``: probing
+  every key within ``t_i`` of the needle's chunk in every chunk finds every match.
+  For PDQ at 31 bits and 10 M rows that is 11 chunks of 23 bits searched within 2
+  (one within 1): ~2,800 probes and ~3,300 candidates a query, against ~42,000
+  candidates for 16 chunks of 16 bits within 1 (FAISS's multi-hash layout). The plan
+  is chosen per size by a cost model of probes and candidates (``plan_chunks``).
+* Each chunk is a CSR table (bucket offsets by key, then row numbers); candidates are
+  gathered first and checked in a second loop, so the random reads of their hashes
+  are independent and overlap in the memory system. 64-bit hashes keep the hash
+  itself next to the row number in each bucket, so their candidates are read
+  sequentially.
+* Rows are kept sorted by id (id -> row is a binary search, no dict of millions of
+  Python ints). Additions go to a small delta region that every query also scans;
+  it is merged into the tables (a linear rebuild) on the first query after it passes
+  ``N / 512`` rows (or ``MIH_MIN_ROWS``). Removals clear a row's alive flag at once;
+  dead rows are dropped at the next merge. So the index is exact after any sequence of
+  adds and removes, and a merge costs about the build time divided over ``N / 512``
+  additions.
+* A ``max_distance`` stricter than the plan's lowers the chunk radii; a wider one
+  than the plan was made for falls back to a compiled exact scan.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import itertools
+import math
+import os
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from hashing.algorithms import ALGORITHMS
 from hashing.distance import HEX_LENGTHS, validate_hex
 
+try:  # numba is a declared dependency; without it every index is a numpy scan.
+    import numba
+    from numba.core import types as numba_types
+    from numba.extending import intrinsic
+except ImportError:  # pragma: no cover - exercised only in stripped-down installs
+    numba = None  # type: ignore[assignment]
+
+AVAILABLE = numba is not None
+
+__all__ = ["MIH_MIN_ROWS", "Chunk", "HashIndex", "pack_hex", "plan_chunks"]
+
 _INITIAL_CAPACITY = 1024
+# Below this many rows a numpy scan is as fast as the multi-index and needs no compiled
+# code (the portal and the tests make many small indexes).
+MIH_MIN_ROWS = 4096
+# The delta region of unmerged additions is merged once it passes N >> DELTA_SHIFT rows:
+# scanning 20 k rows (10 M / 512) costs ~15 us a query, a merge at 10 M a few seconds.
+DELTA_SHIFT = 9
+# Largest chunk radius planned: the ball of radius 3 in 32 bits is 5,489 keys.
+_MAX_RADIUS = 3
+# Candidates are gathered in batches of this many before their hashes are read.
+_CANDIDATE_BATCH = 4096
+# query_many splits a batch over threads only when each thread gets at least this many.
+_MIN_QUERIES_PER_THREAD = 32
 
 
 def pack_hex(hex_value: str) -> npt.NDArray[np.uint64]:
@@ -28,12 +81,318 @@ def pack_hex(hex_value: str) -> npt.NDArray[np.uint64]:
     return np.frombuffer(bytes.fromhex(hex_value), dtype=">u8").astype(np.uint64)
 
 
+def _ball_size(width: int, radius: int) -> int:
+    return sum(math.comb(width, k) for k in range(radius + 1))
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Bits ``[start, start + width)`` of the hash (bit 0 = most significant), probed
+    within ``radius`` bits."""
+
+    start: int
+    width: int
+    radius: int
+
+
+def plan_chunks(bits: int, max_distance: int, rows: int, *, inline: bool) -> list[Chunk]:
+    """The chunk layout with the fewest expected memory reads for ``rows`` random hashes.
+
+    Every chunk ``i`` is searched within ``t_i`` bits, ``sum(t_i + 1) = max_distance + 1``
+    (generalised pigeonhole). A probe reads a bucket offset; a candidate reads a row's
+    hash (or, ``inline``, the next entry of the bucket: much cheaper). Widths stop at
+    about ``log2(rows)`` so the offset tables stay smaller than the row tables.
+    """
+    width_cap = max(1, min(32, round(math.log2(max(rows, 2)))))
+    candidate_cost = 0.25 if inline else 1.0
+    best: tuple[float, list[Chunk]] | None = None
+    for chunks in range(1, min(bits, max_distance + 1) + 1):
+        radius, wider = divmod(max_distance + 1, chunks)
+        radii = [radius] * wider + [radius - 1] * (chunks - wider)
+        if max(radii) > _MAX_RADIUS:
+            continue
+        width, spare = divmod(bits, chunks)
+        widths = [min(width_cap, width + (1 if i < spare else 0)) for i in range(chunks)]
+        if min(widths) < 1:
+            continue
+        cost = 0.0
+        for w, t in zip(widths, radii, strict=True):
+            probes = _ball_size(w, t) if t >= 0 else 0
+            cost += probes * (1.0 + candidate_cost * rows / 2.0**w)
+        if best is None or cost < best[0]:
+            starts = np.cumsum([0, *widths[:-1]]).tolist()
+            best = (
+                cost,
+                [Chunk(int(s), w, t) for s, w, t in zip(starts, widths, radii, strict=True)],
+            )
+    if best is None:
+        raise ValueError(f"no chunk plan for {max_distance} of {bits} bits")
+    return best[1]
+
+
+def _meta_for(
+    plan: Sequence[Chunk], bases: Sequence[int], max_distance: int
+) -> npt.NDArray[np.int64]:
+    """The (4, chunks) start/width/radius/base rows for a query within ``max_distance``.
+
+    Stricter queries than planned need only ``sum(t_i + 1) >= max_distance + 1``: the
+    widest balls are shrunk first (a radius of -1 skips the chunk). A wider query than
+    the plan covers gets no chunks (an empty array): the caller scans instead.
+    """
+    radii = [chunk.radius for chunk in plan]
+    if sum(t + 1 for t in radii) < max_distance + 1:
+        return np.empty((4, 0), dtype=np.int64)
+    while sum(t + 1 for t in radii) > max_distance + 1:
+        widest = max(range(len(radii)), key=lambda i: (radii[i], plan[i].width, i))
+        radii[widest] -= 1
+    return np.array(
+        [[c.start for c in plan], [c.width for c in plan], radii, list(bases)], dtype=np.int64
+    )
+
+
+if AVAILABLE:
+
+    def _jit(**options: Any) -> Any:
+        """numba.njit with on-disk caching when a cache directory is writable."""
+
+        def decorate(function: Any) -> Any:
+            try:
+                return numba.njit(cache=True, nogil=True, **options)(function)
+            except RuntimeError:  # no writable cache location (read-only install)
+                return numba.njit(cache=False, nogil=True, **options)(function)
+
+        return decorate
+
+    def _popcount_typer(typingctx, value):  # type: ignore[no-untyped-def]
+        """llvm.ctpop on a uint64: one POPCNT instruction."""
+
+        def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+            return builder.ctpop(args[0])
+
+        return numba_types.int64(numba_types.uint64), codegen
+
+    _popcount: Any = intrinsic(_popcount_typer)
+
+    @_jit()
+    def _chunk_key(words, start, width):  # type: ignore[no-untyped-def]
+        """Bits [start, start + width) of a big-endian word row, as an int64."""
+        w = start >> 6
+        offset = start & 63
+        if offset + width <= 64:
+            shifted = words[w] >> np.uint64(64 - offset - width)
+        else:
+            low = offset + width - 64
+            high = words[w] & ((np.uint64(1) << np.uint64(64 - offset)) - np.uint64(1))
+            shifted = (high << np.uint64(low)) | (words[w + 1] >> np.uint64(64 - low))
+        return np.int64(shifted & ((np.uint64(1) << np.uint64(width)) - np.uint64(1)))
+
+    @_jit()
+    def _ball(key, width, radius, out):  # type: ignore[no-untyped-def]
+        """Every key within ``radius`` (<= 3) bits of ``key``, into ``out``; returns the count."""
+        n = 0
+        out[n] = key
+        n += 1
+        if radius >= 1:
+            for i in range(width):
+                out[n] = key ^ (1 << i)
+                n += 1
+        if radius >= 2:
+            for i in range(width):
+                for j in range(i):
+                    out[n] = key ^ (1 << i) ^ (1 << j)
+                    n += 1
+        if radius >= 3:
+            for i in range(width):
+                for j in range(i):
+                    for k in range(j):
+                        out[n] = key ^ (1 << i) ^ (1 << j) ^ (1 << k)
+                        n += 1
+        return n
+
+    @_jit()
+    def _emit(out_rows, out_dist, pos, row, d):  # type: ignore[no-untyped-def]
+        if pos < out_rows.shape[0]:
+            out_rows[pos] = row
+            out_dist[pos] = d
+        return pos + 1
+
+    @_jit()
+    def _verify(q, limit, hashes, alive, candidates, count, out_rows, out_dist, pos):  # type: ignore[no-untyped-def]
+        """Finish the gathered candidate rows: keep live ones within ``limit``."""
+        words = hashes.shape[1]
+        for i in range(count):
+            row = candidates[i]
+            d = 0
+            for w in range(words):
+                d += _popcount(hashes[row, w] ^ q[w])
+            if d <= limit and alive[row]:
+                pos = _emit(out_rows, out_dist, pos, row, d)
+        return pos
+
+    @_jit()
+    def _scan(q, limit, hashes, first, end, alive, out_rows, out_dist, pos):  # type: ignore[no-untyped-def]
+        """Exact scan of rows [first, end)."""
+        words = hashes.shape[1]
+        for row in range(first, end):
+            d = 0
+            for w in range(words):
+                d += _popcount(hashes[row, w] ^ q[w])
+            if d <= limit and alive[row]:
+                pos = _emit(out_rows, out_dist, pos, row, d)
+        return pos
+
+    @_jit()
+    def _search(  # type: ignore[no-untyped-def]
+        q, limit, hashes, alive, main, end, meta, offsets, table, rows, keys, candidates,
+        out_rows, out_dist, pos,
+    ):  # fmt: skip
+        """Multi-index search of the merged rows, then a scan of the delta rows.
+
+        ``meta`` rows: chunk start bit, width, radius, offset base; no chunks means the
+        plan cannot cover ``limit`` and every row is scanned. Returns the new output
+        position; past the output's size hits are counted but not written (the caller
+        grows the buffers and repeats). A row found through several chunks is reported
+        once per chunk (callers dedupe).
+        """
+        chunks = meta.shape[1]
+        if chunks == 0:
+            return _scan(q, limit, hashes, 0, end, alive, out_rows, out_dist, pos)
+        inline = rows.shape[1] > 0
+        count = 0
+        room = candidates.shape[0] - 2
+        for c in range(chunks):
+            if meta[2, c] < 0:
+                continue
+            key = _chunk_key(q, meta[0, c], meta[1, c])
+            probes = _ball(key, meta[1, c], meta[2, c], keys[0])
+            base = meta[3, c]
+            # Read every probed bucket's bounds first: these loads do not wait on each
+            # other (nor on the unpredictable bucket loops below), so they overlap.
+            for p in range(probes):
+                slot = base + keys[0, p]
+                keys[0, p] = offsets[slot]
+                keys[1, p] = offsets[slot + 1]
+            for p in range(probes):
+                first = keys[0, p]
+                last = keys[1, p]
+                if inline:
+                    # 64-bit hashes sit in the bucket itself: read in order, no row lookup.
+                    for j in range(first, last):
+                        d = _popcount(table[c, j] ^ q[0])
+                        if d <= limit:
+                            row = np.int64(rows[c, j])
+                            if alive[row]:
+                                pos = _emit(out_rows, out_dist, pos, row, d)
+                elif last - first <= 2:
+                    # Most buckets hold 0-2 rows: copy two without a data-dependent loop
+                    # (the table has two columns of padding).
+                    candidates[count] = table[c, first]
+                    candidates[count + 1] = table[c, first + 1]
+                    count += last - first
+                else:
+                    for j in range(first, last):
+                        candidates[count] = table[c, j]
+                        count += 1
+                        if count >= room:
+                            pos = _verify(
+                                q, limit, hashes, alive, candidates, count, out_rows, out_dist, pos
+                            )
+                            count = 0
+                if count >= room:
+                    pos = _verify(
+                        q, limit, hashes, alive, candidates, count, out_rows, out_dist, pos
+                    )
+                    count = 0
+        pos = _verify(q, limit, hashes, alive, candidates, count, out_rows, out_dist, pos)
+        return _scan(q, limit, hashes, main, end, alive, out_rows, out_dist, pos)
+
+    @_jit()
+    def _search_bytes(  # type: ignore[no-untyped-def]
+        q8, q, limit, hashes, alive, main, end, meta, offsets, table, rows, keys, candidates,
+        out_rows, out_dist,
+    ):  # fmt: skip
+        """``_search`` of one needle given as its ``bytes.fromhex`` bytes (uint8)."""
+        for w in range(q.shape[0]):
+            word = np.uint64(0)
+            for b in range(8):
+                word = (word << np.uint64(8)) | np.uint64(q8[8 * w + b])
+            q[w] = word
+        return _search(
+            q, limit, hashes, alive, main, end, meta, offsets, table, rows, keys, candidates,
+            out_rows, out_dist, 0,
+        )  # fmt: skip
+
+    @_jit()
+    def _search_batch(  # type: ignore[no-untyped-def]
+        queries, first_query, limit, hashes, alive, main, end, meta, offsets, table, rows,
+        keys, candidates, out_rows, out_dist, out_end,
+    ):  # fmt: skip
+        """``_search`` for queries from ``first_query`` on; query i's hits end at out_end[i].
+
+        Stops before a query whose hits do not fit and returns its number
+        (``queries.shape[0]`` when all are done).
+        """
+        pos = 0
+        cap = out_rows.shape[0]
+        for i in range(first_query, queries.shape[0]):
+            after = _search(
+                queries[i], limit, hashes, alive, main, end, meta, offsets, table, rows, keys,
+                candidates, out_rows, out_dist, pos,
+            )  # fmt: skip
+            if after > cap:
+                return i
+            out_end[i] = after
+            pos = after
+        return queries.shape[0]
+
+    @_jit()
+    def _build_chunk(hashes, count, start, width, offsets, rows):  # type: ignore[no-untyped-def]
+        """Counting sort of rows [0, count) by their chunk key into one CSR table."""
+        buckets = offsets.shape[0] - 1
+        for i in range(buckets + 1):
+            offsets[i] = 0
+        for row in range(count):
+            offsets[_chunk_key(hashes[row], start, width) + 1] += 1
+        for i in range(buckets):
+            offsets[i + 1] += offsets[i]
+        fill = offsets[:-1].copy()
+        for row in range(count):
+            key = _chunk_key(hashes[row], start, width)
+            rows[fill[key]] = row
+            fill[key] += 1
+
+
+@dataclass
+class _Tables:
+    """The multi-index over rows [0, main): one CSR table per chunk."""
+
+    plan: list[Chunk]
+    bases: list[int]
+    offsets: npt.NDArray[np.uint32]
+    # (chunks, main + 2) row numbers by bucket (2 columns of padding); for 64-bit hashes
+    # the bucket entries' hashes (chunks, main) and their row numbers in ``rows``.
+    table: npt.NDArray[Any]
+    rows: npt.NDArray[np.uint32]
+    meta: dict[int, npt.NDArray[np.int64]] = field(default_factory=dict)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.offsets.nbytes + self.table.nbytes + self.rows.nbytes)
+
+    def meta_for(self, max_distance: int) -> npt.NDArray[np.int64]:
+        meta = self.meta.get(max_distance)
+        if meta is None:
+            meta = self.meta[max_distance] = _meta_for(self.plan, self.bases, max_distance)
+        return meta
+
+
 class HashIndex:
     """Exact Hamming-distance index of one algorithm (``"pdq"``, ``"phash"``, ...).
 
     ``add(id, hex)`` replaces any hash stored under the same id; ``remove(id)`` forgets
     it; ``query(hex, max_distance)`` returns ``[(id, distance), ...]``, nearest first,
-    ties by id. Ids are integers. Not thread-safe: callers serialise access.
+    ties by id. Ids are integers. Not thread-safe: callers serialise access
+    (``query_many`` uses threads internally).
     """
 
     def __init__(self, algorithm: str, *, capacity: int = _INITIAL_CAPACITY) -> None:
@@ -41,11 +400,20 @@ class HashIndex:
             raise ValueError(f"unknown hash algorithm {algorithm!r}")
         self.algorithm = algorithm
         self.words = max(1, HEX_LENGTHS[algorithm] // 16)
+        # The radius the multi-index is planned for: the algorithm's match threshold.
+        self.planned_distance = ALGORITHMS[algorithm].threshold
         capacity = max(1, capacity)
-        self._columns = np.zeros((self.words, capacity), dtype=np.uint64)
+        # Rows [0, main) are merged (sorted by id, some maybe dead); [main, end) is the
+        # delta of recent additions, all alive, found through ``_delta``.
+        self._hashes = np.zeros((capacity, self.words), dtype=np.uint64)
         self._ids = np.zeros(capacity, dtype=np.int64)
-        self._rows: dict[int, int] = {}
-        self._size = 0
+        self._alive = np.zeros(capacity, dtype=np.uint8)
+        self._main = 0
+        self._end = 0
+        self._dead = 0
+        self._delta: dict[int, int] = {}
+        self._tables: _Tables | None = None
+        self._scratch: list[npt.NDArray[Any]] | None = None
 
     @classmethod
     def from_arrays(
@@ -57,40 +425,41 @@ class HashIndex:
         """
         ids = np.ascontiguousarray(ids, dtype=np.int64)
         hashes = np.ascontiguousarray(hashes, dtype=np.uint8)
-        index = cls(algorithm, capacity=len(ids))
-        if hashes.shape != (len(ids), index.words * 8):
+        index = cls(algorithm, capacity=1)
+        if hashes.ndim != 2 or hashes.shape != (len(ids), index.words * 8):
             raise ValueError(f"hashes must have shape ({len(ids)}, {index.words * 8})")
-        rows = {int(item_id): row for row, item_id in enumerate(ids)}
-        if len(rows) != len(ids):
-            raise ValueError("ids must be unique")
-        index._columns[:, : len(ids)] = hashes.view(">u8").astype(np.uint64).T
-        index._ids[: len(ids)] = ids
-        index._rows = rows
-        index._size = len(ids)
+        index._load(ids, hashes.view(">u8"))
         return index
 
     def __len__(self) -> int:
-        return self._size
+        return self._main - self._dead + len(self._delta)
 
     def __contains__(self, item_id: object) -> bool:
-        return item_id in self._rows
+        if not isinstance(item_id, int | np.integer):
+            return False
+        return item_id in self._delta or self._main_row(int(item_id)) is not None
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held in arrays (hashes, ids, flags and the multi-index tables)."""
+        tables = self._tables.nbytes if self._tables is not None else 0
+        return int(self._hashes.nbytes + self._ids.nbytes + self._alive.nbytes + tables)
 
     def add(self, item_id: int, hex_value: str) -> None:
         """Store ``hex_value`` (strict wire form) under ``item_id``."""
         packed = self._pack(hex_value)
-        row = self._rows.get(item_id)
+        item_id = int(item_id)
+        row = self._delta.get(item_id)
         if row is None:
-            row = self._size
+            self._kill_main(item_id)
+            row = self._end
             if row == self._ids.shape[0]:
-                grow = max(_INITIAL_CAPACITY, row)
-                self._columns = np.concatenate(
-                    [self._columns, np.zeros((self.words, grow), dtype=np.uint64)], axis=1
-                )
-                self._ids = np.concatenate([self._ids, np.zeros(grow, dtype=np.int64)])
-            self._rows[item_id] = row
+                self._grow(max(_INITIAL_CAPACITY, row >> 2))
+            self._delta[item_id] = row
             self._ids[row] = item_id
-            self._size += 1
-        self._columns[:, row] = packed
+            self._alive[row] = 1
+            self._end += 1
+        self._hashes[row] = packed
 
     def add_many(self, items: Iterable[tuple[int, str]]) -> None:
         for item_id, hex_value in items:
@@ -98,48 +467,241 @@ class HashIndex:
 
     def remove(self, item_id: int) -> None:
         """Forget ``item_id``; raises ``KeyError`` if it is not stored."""
-        row = self._rows.pop(item_id)
-        last = self._size - 1
+        item_id = int(item_id)
+        row = self._delta.pop(item_id, None)
+        if row is None:
+            if not self._kill_main(item_id):
+                raise KeyError(item_id)
+            return
+        last = self._end - 1
         if row != last:
-            # Keep the table dense: move the last row into the hole.
+            # Keep the delta dense: move its last row into the hole.
             moved = int(self._ids[last])
-            self._columns[:, row] = self._columns[:, last]
+            self._hashes[row] = self._hashes[last]
             self._ids[row] = moved
-            self._rows[moved] = row
-        self._size -= 1
+            self._delta[moved] = row
+        self._alive[last] = 0
+        self._end -= 1
 
     def query(self, hex_value: str, max_distance: int) -> list[tuple[int, int]]:
         """Every stored ``(id, distance)`` with ``distance <= max_distance``, nearest first."""
-        needle = self._pack(hex_value)
-        if max_distance < 0 or self._size == 0:
+        validate_hex(self.algorithm, hex_value)
+        needle = np.frombuffer(bytes.fromhex(hex_value), dtype=np.uint8)
+        if max_distance < 0 or len(self) == 0:
             return []
-        size = self._size
-        word = np.empty(size, dtype=np.uint64)
-        partial = np.empty(size, dtype=np.uint8)
-        np.bitwise_xor(self._columns[0, :size], needle[0], out=word)
-        np.bitwise_count(word, out=partial)
-        if self.words > 1:
-            count = np.empty(size, dtype=np.uint8)
-            np.bitwise_xor(self._columns[1, :size], needle[1], out=word)
-            np.bitwise_count(word, out=count)
-            np.add(partial, count, out=partial)
-        rows = np.flatnonzero(partial <= max_distance)
-        found = partial[rows].astype(np.uint16)
-        if self.words > 2 and rows.size:
-            rest = self._columns[2:, rows] ^ needle[2:, None]
-            found += np.bitwise_count(rest).sum(axis=0, dtype=np.uint16)
-            keep = found <= max_distance
-            rows, found = rows[keep], found[keep]
-        ids = self._ids[rows]
-        order = np.lexsort((ids, found))
-        return [(int(ids[i]), int(found[i])) for i in order]
+        self._maybe_merge()
+        tables = self._tables
+        if tables is None:
+            return self._numpy_query(needle.view(">u8").astype(np.uint64), max_distance)
+        if self._scratch is None:
+            self._scratch = self._scratch_arrays(256)
+        keys, candidates, words, out_rows, out_dist = self._scratch
+        meta = tables.meta_for(max_distance)
+        while True:
+            found = _search_bytes(
+                needle, words, max_distance, self._hashes, self._alive, self._main, self._end,
+                meta, tables.offsets, tables.table, tables.rows, keys, candidates, out_rows,
+                out_dist,
+            )  # fmt: skip
+            if found <= out_rows.shape[0]:
+                return self._results(out_rows[:found], out_dist[:found]) if found else []
+            self._scratch = self._scratch_arrays(found)
+            keys, candidates, words, out_rows, out_dist = self._scratch
 
     def query_many(
         self, hashes: npt.NDArray[np.uint8], max_distance: int
     ) -> list[list[tuple[int, int]]]:
-        """``query`` for each row of ``hashes`` (uint8, ``bytes.fromhex`` rows)."""
-        return [self.query(bytes(row).hex(), max_distance) for row in hashes]
+        """``query`` for each row of ``hashes`` (uint8, ``bytes.fromhex`` rows).
+
+        Large indexes split the batch over the CPU cores (compiled code, GIL released).
+        """
+        hashes = np.ascontiguousarray(hashes, dtype=np.uint8)
+        if hashes.ndim != 2 or hashes.shape[1] != self.words * 8:
+            raise ValueError(f"hashes must have shape (n, {self.words * 8})")
+        self._maybe_merge()
+        if self._tables is None or max_distance < 0 or len(self) == 0:
+            return [self.query(bytes(row).hex(), max_distance) for row in hashes]
+        queries = hashes.view(">u8").astype(np.uint64)
+        threads = min(_cpu_count(), max(1, len(queries) // _MIN_QUERIES_PER_THREAD))
+        bounds = np.linspace(0, len(queries), threads + 1).astype(np.int64).tolist()
+        parts = [queries[lo:hi] for lo, hi in itertools.pairwise(bounds)]
+        if threads == 1:
+            found = [self._batch(parts[0], max_distance)]
+        else:
+            with ThreadPoolExecutor(max_workers=threads) as pool:
+                found = list(pool.map(lambda part: self._batch(part, max_distance), parts))
+        return [result for part in found for result in part]
+
+    # -- internals -------------------------------------------------------------------
 
     def _pack(self, hex_value: str) -> npt.NDArray[np.uint64]:
         validate_hex(self.algorithm, hex_value)
         return pack_hex(hex_value)
+
+    def _main_row(self, item_id: int) -> int | None:
+        """The live merged row holding ``item_id``, if any (merged ids are sorted)."""
+        if self._main == 0:
+            return None
+        row = int(np.searchsorted(self._ids[: self._main], item_id))
+        if row < self._main and self._ids[row] == item_id and self._alive[row]:
+            return row
+        return None
+
+    def _kill_main(self, item_id: int) -> bool:
+        row = self._main_row(item_id)
+        if row is None:
+            return False
+        self._alive[row] = 0
+        self._dead += 1
+        return True
+
+    def _grow(self, extra: int) -> None:
+        self._hashes = np.concatenate(
+            [self._hashes, np.zeros((extra, self.words), dtype=np.uint64)]
+        )
+        self._ids = np.concatenate([self._ids, np.zeros(extra, dtype=np.int64)])
+        self._alive = np.concatenate([self._alive, np.zeros(extra, dtype=np.uint8)])
+
+    def _maybe_merge(self) -> None:
+        """Merge the delta (and drop dead rows) once scanning it costs too much."""
+        size = len(self)
+        if not AVAILABLE or size < MIH_MIN_ROWS:
+            if self._tables is not None:
+                self._merge()  # shrank below the threshold: back to a plain scan
+            return
+        limit = max(MIH_MIN_ROWS, self._main >> DELTA_SHIFT)
+        if self._tables is None or len(self._delta) > limit or self._dead > limit:
+            self._merge()
+
+    def _merge(self) -> None:
+        live = np.flatnonzero(self._alive[: self._end])
+        self._load(self._ids[live], self._hashes[live])
+
+    def _load(self, ids: npt.NDArray[np.int64], words: npt.NDArray[Any]) -> None:
+        """Replace the contents with ``ids``/``words`` (stored sorted by id, tables rebuilt).
+
+        ``words`` may be big-endian (a view of the uploaded bytes): converted on copy.
+        """
+        order = None
+        if len(ids) > 1 and not bool(np.all(ids[1:] > ids[:-1])):
+            order = np.argsort(ids, kind="stable")
+            ids = ids[order]
+            if bool(np.any(ids[1:] == ids[:-1])):
+                raise ValueError("ids must be unique")
+        count = len(ids)
+        indexed = AVAILABLE and count >= MIH_MIN_ROWS
+        spare = max(_INITIAL_CAPACITY, count >> DELTA_SHIFT) if indexed else _INITIAL_CAPACITY
+        self._tables = None  # free the old tables before building new ones
+        hashes = np.empty((count + spare, self.words), dtype=np.uint64)
+        if order is None:
+            hashes[:count] = words
+        else:
+            np.take(words, order, axis=0, out=hashes[:count])
+        self._hashes = hashes
+        self._ids = np.zeros(count + spare, dtype=np.int64)
+        self._ids[:count] = ids
+        self._alive = np.zeros(count + spare, dtype=np.uint8)
+        self._alive[:count] = 1
+        self._dead = 0
+        if indexed:
+            self._main = self._end = count
+            self._delta = {}
+            self._tables = self._build_tables(count)
+        else:
+            # A plain scan: every row lives in the delta.
+            self._main, self._end = 0, count
+            self._delta = dict(zip(ids.tolist(), range(count), strict=True))
+
+    def _build_tables(self, count: int) -> _Tables:
+        inline = self.words == 1
+        plan = plan_chunks(self.words * 64, self.planned_distance, count, inline=inline)
+        sizes = [(1 << chunk.width) + 1 for chunk in plan]
+        bases = [0, *itertools.accumulate(sizes)][:-1]
+        offsets = np.empty(sum(sizes), dtype=np.uint32)
+        if inline:
+            table = np.empty((len(plan), count), dtype=np.uint64)
+            rows = np.empty((len(plan), count), dtype=np.uint32)
+        else:
+            table = np.zeros((len(plan), count + 2), dtype=np.uint32)
+            rows = np.empty((len(plan), 0), dtype=np.uint32)
+        order = np.empty(count, dtype=np.uint32)
+        for c, chunk in enumerate(plan):
+            span = offsets[bases[c] : bases[c] + sizes[c]]
+            _build_chunk(self._hashes, count, chunk.start, chunk.width, span, order)
+            if inline:
+                np.take(self._hashes[:, 0], order, out=table[c])
+                rows[c] = order
+            else:
+                table[c, :count] = order
+        return _Tables(plan=plan, bases=bases, offsets=offsets, table=table, rows=rows)
+
+    def _scratch_arrays(self, results: int) -> list[npt.NDArray[Any]]:
+        """Work buffers of one caller: ball keys, candidates, needle, hits."""
+        return [
+            np.empty((2, _ball_size(32, _MAX_RADIUS)), dtype=np.int64),
+            np.empty(_CANDIDATE_BATCH, dtype=np.int64),
+            np.empty(self.words, dtype=np.uint64),
+            np.empty(results, dtype=np.int64),
+            np.empty(results, dtype=np.int64),
+        ]
+
+    def _batch(
+        self, queries: npt.NDArray[np.uint64], max_distance: int
+    ) -> list[list[tuple[int, int]]]:
+        tables = self._tables
+        assert tables is not None
+        meta = tables.meta_for(max_distance)
+        keys, candidates, _, out_rows, out_dist = self._scratch_arrays(max(1024, 4 * len(queries)))
+        results: list[list[tuple[int, int]]] = []
+        out_end = np.zeros(len(queries), dtype=np.int64)
+        first = 0
+        while first < len(queries):
+            done = _search_batch(
+                queries, first, max_distance, self._hashes, self._alive, self._main, self._end,
+                meta, tables.offsets, tables.table, tables.rows, keys, candidates, out_rows,
+                out_dist, out_end,
+            )  # fmt: skip
+            start = 0
+            for i in range(first, done):
+                stop = int(out_end[i])
+                if stop == start:
+                    results.append([])
+                else:
+                    results.append(self._results(out_rows[start:stop], out_dist[start:stop]))
+                start = stop
+            if done == first:  # one query's hits did not fit in the empty buffer
+                out_rows = np.empty(2 * out_rows.shape[0], dtype=np.int64)
+                out_dist = np.empty(2 * out_dist.shape[0], dtype=np.int64)
+            first = done
+        return results
+
+    def _results(
+        self, rows: npt.NDArray[np.int64], dist: npt.NDArray[np.int64]
+    ) -> list[tuple[int, int]]:
+        """Sorted ``(id, distance)`` pairs; a row found through several chunks once."""
+        if rows.size == 0:
+            return []
+        ids = self._ids[rows]
+        if ids.size > 1:
+            order = np.lexsort((ids, dist))
+            ids, dist = ids[order], dist[order]
+            keep = np.ones(ids.size, dtype=bool)
+            keep[1:] = ids[1:] != ids[:-1]
+            ids, dist = ids[keep], dist[keep]
+        return list(zip(ids.tolist(), dist.tolist(), strict=True))
+
+    def _numpy_query(
+        self, needle: npt.NDArray[np.uint64], max_distance: int
+    ) -> list[tuple[int, int]]:
+        """Plain scan of a small index (all rows are delta rows, all alive)."""
+        end = self._end
+        dist = np.bitwise_count(self._hashes[:end] ^ needle).sum(axis=1, dtype=np.int64)
+        rows = np.flatnonzero(dist <= max_distance)
+        return self._results(rows, dist[rows])
+
+
+def _cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
