@@ -21,11 +21,10 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -c "import hashing; hashing.warm_up()"  # compile + cache the hashing kernels once
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+$(VENV)/.installed-dev: pyproject.toml integrations/pytx/pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[dev]'
-	# The real StopNCII client for contract tests; its own dependencies (faiss,
-	# a C build of weighted-levenshtein) are for matching, which the client never uses.
-	$(BIN)/pip install -q --no-deps 'threatexchange>=1.2.17,<1.3'
+	# Our python-threatexchange extension, which the CLI tests load (tests/integrations).
+	$(BIN)/pip install -q -e integrations/pytx
 	$(BIN)/python -c "import hashing; hashing.warm_up()"  # compile + cache the hashing kernels once
 	touch $@ $(VENV)/.installed
 
