@@ -45,3 +45,24 @@ class InvalidHash(HashingError, ValueError):
     """A hash string does not have the strict wire form of its algorithm."""
 
     default_message = "This is not a valid hash."
+
+
+class UnreadableVideo(HashingError):
+    """The file is in a video container we support but is damaged, truncated or empty."""
+
+    default_message = "This video is damaged or incomplete and could not be read."
+
+
+class VideoTooLarge(HashingError):
+    """The video exceeds a size, duration, resolution or frame-count limit (bomb guard)."""
+
+    default_message = "This video is too large to hash."
+
+
+class UnsupportedVideoFormat(UnsupportedFormat):
+    """A video container or codec we do not decode."""
+
+    default_message = (
+        "This video format is not one we can hash (supported: MP4/MOV, WebM, MKV and AVI "
+        "with H.264, HEVC, VP8, VP9, AV1, MPEG-4 Part 2 or Motion JPEG video)."
+    )
