@@ -42,8 +42,8 @@ def main() -> None:
     from django.db import connection, transaction
     from django.test.utils import setup_test_environment
 
-    from portal.cases.feed import feed_positions_allocate
     from portal.cases.models import SubmittedHash
+    from portal.cases.positions import feed_positions_allocate
     from portal.platforms import matching
     from portal.platforms.services import platform_create
     from tests.factories import case_with_items, random_pdq

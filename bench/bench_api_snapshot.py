@@ -37,8 +37,8 @@ def main() -> None:
     from django.test.utils import setup_test_environment
     from rest_framework.test import APIClient
 
-    from portal.cases.feed import feed_positions_allocate
     from portal.cases.models import SubmittedHash
+    from portal.cases.positions import feed_positions_allocate
     from portal.platforms.services import platform_create
     from tests.factories import case_with_items, random_pdq
 

@@ -2,7 +2,8 @@
 
 Decodes images with one written policy (``hashing.decode``), computes PDQ (``hashing.pdq``),
 pHash/dHash/aHash/wHash (``hashing.imagehashes``) and MD5/SHA-256 of the file bytes
-(``hashing.digests``), and compares hashes (``hashing.distance``, ``hashing.signals``,
+(``hashing.digests``), and compares hashes (the registry ``hashing.algorithms``,
+``hashing.distance``, ``hashing.signals``,
 ``hashing.index``). It never imports Django or any project code.
 
 ``hash_image`` and ``hash_bytes`` return the record the CLI prints and the portal stores::

@@ -10,48 +10,42 @@ from __future__ import annotations
 
 import re
 
+from hashing.algorithms import (
+    AHASH_MATCH_THRESHOLD,
+    ALGORITHMS,
+    DHASH_MATCH_THRESHOLD,
+    PDQ_MATCH_THRESHOLD,
+    PHASH_MATCH_THRESHOLD,
+    WHASH_MATCH_THRESHOLD,
+)
 from hashing.errors import InvalidHash
 
-# Number of hex digits per algorithm.
-HEX_LENGTHS: dict[str, int] = {
-    "pdq": 64,
-    "phash": 16,
-    "dhash": 16,
-    "ahash": 16,
-    "whash": 16,
-    "md5": 32,
-    "sha256": 64,
-}
+# Number of hex digits per algorithm, and default match thresholds (from the registry).
+HEX_LENGTHS: dict[str, int] = {name: a.hex_length for name, a in ALGORITHMS.items()}
 
 HEX_PATTERNS: dict[str, re.Pattern[str]] = {
     name: re.compile(rf"\A[0-9a-f]{{{length}}}\Z") for name, length in HEX_LENGTHS.items()
 }
 
-# ThreatExchange's recommended PDQ match distance (python-threatexchange
-# signal_type/pdq/pdq_utils.py PDQ_CONFIDENT_MATCH_THRESHOLD = 31; the PDQ paper and
-# pdq/README.md say "31 or less").
-PDQ_MATCH_THRESHOLD = 31
+MATCH_THRESHOLDS: dict[str, int] = {name: a.threshold for name, a in ALGORITHMS.items()}
 
-# Matching default for 64-bit pHash. 10 of 64 bits is the figure imagehash's own tests use
-# as "the same picture" (a 1 degree rotation changes at most 10 bits). The false-match rate
-# we measured on unrelated images is documented in hashing/README.md.
-PHASH_MATCH_THRESHOLD = 10
-
-# dHash, aHash and wHash are shared as auxiliary signals only; same 64-bit budget as pHash.
-DHASH_MATCH_THRESHOLD = 10
-AHASH_MATCH_THRESHOLD = 10
-WHASH_MATCH_THRESHOLD = 10
-
-MATCH_THRESHOLDS: dict[str, int] = {
-    "pdq": PDQ_MATCH_THRESHOLD,
-    "phash": PHASH_MATCH_THRESHOLD,
-    "dhash": DHASH_MATCH_THRESHOLD,
-    "ahash": AHASH_MATCH_THRESHOLD,
-    "whash": WHASH_MATCH_THRESHOLD,
-    # Cryptographic digests only match exactly.
-    "md5": 0,
-    "sha256": 0,
-}
+__all__ = [
+    "AHASH_MATCH_THRESHOLD",
+    "DHASH_MATCH_THRESHOLD",
+    "HEX_LENGTHS",
+    "MATCH_THRESHOLDS",
+    "PDQ_MATCH_THRESHOLD",
+    "PHASH_MATCH_THRESHOLD",
+    "WHASH_MATCH_THRESHOLD",
+    "InvalidHash",
+    "bit_count",
+    "distance",
+    "hamming_distance",
+    "is_match",
+    "is_valid_hex",
+    "normalise_hex",
+    "validate_hex",
+]
 
 
 def _check_algorithm(algorithm: str) -> None:

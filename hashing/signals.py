@@ -1,8 +1,9 @@
-"""A small registry of hash algorithms sharing one interface.
+"""One interface over every registered algorithm: validate, hash and compare.
 
-Modelled on python-threatexchange's ``signal_type``: each algorithm validates/normalises its
-wire form, hashes an image (or the file bytes), and compares two hashes into a result
-carrying ``match`` and ``distance``. Callers look algorithms up by name in ``ALGORITHMS``.
+Modelled on python-threatexchange's ``signal_type``: each signal validates/normalises its
+wire form, hashes an image (perceptual) or the file bytes (exact), and compares two hashes
+into a result carrying ``match`` and ``distance``. The facts (length, threshold, kind)
+come from the registry in ``hashing.algorithms``; this module adds only the hashers.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from PIL import Image
 
 from hashing import distance as _distance
 from hashing import imagehashes
+from hashing.algorithms import ALGORITHMS, Algorithm, get_algorithm
 from hashing.digests import file_digests
 from hashing.pdq import pdq_hash
 
@@ -27,23 +29,21 @@ class Comparison:
 
 
 @dataclass(frozen=True, slots=True)
-class Algorithm:
-    """One hash algorithm: its name, wire form, default threshold and hasher."""
+class Signal:
+    """A registered algorithm with its hasher."""
 
-    name: str
-    bits: int
-    threshold: int
-    # Hashes the decoded RGB image (perceptual) or the original bytes (cryptographic).
+    algorithm: Algorithm
+    # Hashes the decoded RGB image (perceptual) or the original bytes (exact).
     _hash_image: Callable[[Image.Image], str] | None = None
     _hash_bytes: Callable[[bytes], str] | None = None
 
     @property
-    def hex_length(self) -> int:
-        return _distance.HEX_LENGTHS[self.name]
+    def name(self) -> str:
+        return self.algorithm.name
 
     @property
-    def perceptual(self) -> bool:
-        return self._hash_image is not None
+    def threshold(self) -> int:
+        return self.algorithm.threshold
 
     def validate(self, value: object) -> str:
         """Return the value if it is in strict wire form, else raise ``InvalidHash``."""
@@ -74,23 +74,26 @@ def _pdq_hex(image: Image.Image) -> str:
     return pdq_hash(image).hash
 
 
-ALGORITHMS: dict[str, Algorithm] = {
-    algorithm.name: algorithm
-    for algorithm in (
-        Algorithm("pdq", 256, _distance.PDQ_MATCH_THRESHOLD, _hash_image=_pdq_hex),
-        Algorithm("phash", 64, _distance.PHASH_MATCH_THRESHOLD, _hash_image=imagehashes.phash),
-        Algorithm("dhash", 64, _distance.DHASH_MATCH_THRESHOLD, _hash_image=imagehashes.dhash),
-        Algorithm("ahash", 64, _distance.AHASH_MATCH_THRESHOLD, _hash_image=imagehashes.ahash),
-        Algorithm("whash", 64, _distance.WHASH_MATCH_THRESHOLD, _hash_image=imagehashes.whash),
-        Algorithm("md5", 128, 0, _hash_bytes=lambda data: file_digests(data)["md5"]),
-        Algorithm("sha256", 256, 0, _hash_bytes=lambda data: file_digests(data)["sha256"]),
-    )
+def _digest(name: str) -> Callable[[bytes], str]:
+    return lambda data: file_digests(data)[name]
+
+
+_IMAGE_HASHERS: dict[str, Callable[[Image.Image], str]] = {
+    "pdq": _pdq_hex,
+    "phash": imagehashes.phash,
+    "dhash": imagehashes.dhash,
+    "ahash": imagehashes.ahash,
+    "whash": imagehashes.whash,
+}
+
+SIGNALS: dict[str, Signal] = {
+    name: Signal(algorithm, _hash_image=_IMAGE_HASHERS[name])
+    if algorithm.perceptual
+    else Signal(algorithm, _hash_bytes=_digest(name))
+    for name, algorithm in ALGORITHMS.items()
 }
 
 
-def get_algorithm(name: str) -> Algorithm:
-    """Look an algorithm up by name; raises ``KeyError`` with the known names."""
-    try:
-        return ALGORITHMS[name]
-    except KeyError:
-        raise KeyError(f"unknown hash algorithm {name!r}; known: {', '.join(ALGORITHMS)}") from None
+def get_signal(name: str) -> Signal:
+    """The signal of a registered algorithm; raises ``KeyError`` with the known names."""
+    return SIGNALS[get_algorithm(name).name]

@@ -23,11 +23,11 @@ from api.permissions import request_platform
 from api.stopncii import schema  # noqa: F401 - registers the key pair with drf-spectacular
 from api.stopncii.authentication import StopNCIIKeyAuthentication
 from api.stopncii.tokens import BadPageToken, page_token_decode, page_token_encode
-from hashing.distance import HEX_LENGTHS
 from portal.cases.services import MAX_ITEMS_PER_SUBMISSION
 from portal.exceptions import ApplicationError
 from portal.platforms import stopncii
-from portal.platforms.services import SCOPE_STOPNCII, pseudonymous_case_id
+from portal.platforms.pseudonyms import pseudonymous_case_id
+from portal.platforms.services import SCOPE_STOPNCII
 
 DEFAULT_PAGE_SIZE = 800  # the client's default
 MAX_PAGE_SIZE = 10_000
@@ -36,13 +36,13 @@ MAX_FEEDBACK_BATCH = 1_000
 MAX_TIMESTAMP = 253_402_300_799
 
 _HEX_DIGITS = frozenset("0123456789abcdef")
-_SIGNAL_TYPES = [stopncii.SIGNAL_IMAGE_PDQ, stopncii.SIGNAL_VIDEO_MD5]
+_SIGNAL_TYPES = list(stopncii.STOPNCII_SIGNALS)
 _STATUSES = [stopncii.STATUS_ACTIVE, stopncii.STATUS_WITHDRAWN, stopncii.STATUS_DELETED]
 
 
 def _hash_value_field(value: str) -> str:
     value = value.strip().lower()
-    if len(value) not in (HEX_LENGTHS["pdq"], HEX_LENGTHS["md5"]) or not set(value) <= _HEX_DIGITS:
+    if len(value) not in stopncii.EXCHANGED_HEX_LENGTHS or not set(value) <= _HEX_DIGITS:
         raise serializers.ValidationError(
             "hashValue must be hexadecimal: 64 digits (PDQ) or 32 (MD5).", code="bad_hash"
         )

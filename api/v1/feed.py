@@ -1,21 +1,13 @@
-"""The hash feed (incremental, cursor-paged) and the snapshot (streamed, compressed)."""
+"""The hash feed: incremental, cursor-paged changes (the snapshot is in snapshot.py)."""
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
-import json
-import zlib
-from collections.abc import Iterable, Iterator
 
-from django.http import StreamingHttpResponse
-from django.utils import timezone
 from django.utils.http import parse_etags
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
-from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -23,6 +15,7 @@ from rest_framework.views import APIView
 from api.cursors import cursor_decode, cursor_encode
 from api.permissions import request_platform
 from api.v1.serializers import FeedbackCountsSerializer
+from hashing.algorithms import SHARED_ALGORITHMS
 from portal.cases.models import SubmittedHash
 from portal.exceptions import ApplicationError
 from portal.platforms import feed
@@ -33,9 +26,11 @@ _FEEDBACK_HELP = "How many platforms reported each outcome for this hash (counts
 
 
 class FeedEntrySerializer(serializers.Serializer):
+    """Documents `feed.entry_wire`, the one wire form of an entry (webhooks send it too)."""
+
     seq = serializers.IntegerField(help_text="Feed position of this change.")
     op = serializers.ChoiceField(choices=[feed.OP_ADD, feed.OP_REMOVE])
-    algorithm = serializers.ChoiceField(choices=SubmittedHash.Algorithm.values)
+    algorithm = serializers.ChoiceField(choices=SHARED_ALGORITHMS)
     value = serializers.CharField(help_text="Lower-case hex.")
     media_kind = serializers.ChoiceField(choices=SubmittedHash.MediaKind.values)
     quality = serializers.IntegerField(allow_null=True, help_text="PDQ quality, 0-100.")
@@ -47,14 +42,8 @@ class FeedEntrySerializer(serializers.Serializer):
 
 
 class FilterSerializer(serializers.Serializer):
-    algorithm = serializers.ChoiceField(choices=SubmittedHash.Algorithm.values, required=False)
+    algorithm = serializers.ChoiceField(choices=SHARED_ALGORITHMS, required=False)
     media_kind = serializers.ChoiceField(choices=SubmittedHash.MediaKind.values, required=False)
-
-
-def _filters(request: Request) -> FeedFilters:
-    serializer = FilterSerializer(data=request.query_params)
-    serializer.is_valid(raise_exception=True)
-    return FeedFilters(**serializer.validated_data)
 
 
 class HashFeedApi(APIView):
@@ -122,12 +111,11 @@ class HashFeedApi(APIView):
         headers = {"ETag": etag, "Cache-Control": "private, no-cache", "Vary": "Authorization"}
         if etag in parse_etags(request.headers.get("If-None-Match", "")):
             return Response(status=304, headers=headers)
-        page = feed.feed_page_get(
+        page = feed.feed_serve(
             platform=platform, after=after, limit=limit, filters=filters, head=head
         )
-        feed.platform_fetched_record(platform=platform, position=page.position)
         data = {
-            "entries": page.entries,
+            "entries": [feed.entry_wire(entry) for entry in page.entries],
             "cursor": cursor_encode(position=page.position, filters=filters),
             "position": page.position,
             "head": page.head,
@@ -138,138 +126,3 @@ class HashFeedApi(APIView):
 
 def _etag(text: str) -> str:
     return 'W/"' + hashlib.sha256(text.encode()).hexdigest()[:32] + '"'
-
-
-class SnapshotContentNegotiation(DefaultContentNegotiation):
-    """`?format=` is the snapshot's own parameter (ndjson/csv), not DRF's renderer switch."""
-
-    def select_renderer(self, request, renderers, format_suffix=None):
-        # Errors are still rendered as JSON; a success is a gzip stream, not rendered.
-        return renderers[0], renderers[0].media_type
-
-
-SNAPSHOT_FIELDS = ["seq", "algorithm", "value", "media_kind", "quality", "case_id", "item_id"]
-
-
-class HashSnapshotApi(APIView):
-    required_scope = SCOPE_FEED_READ
-    throttle_scope = "snapshot"
-    content_negotiation_class = SnapshotContentNegotiation
-
-    class InputSerializer(FilterSerializer):
-        format = serializers.ChoiceField(choices=["ndjson", "csv"], default="ndjson")
-
-    @extend_schema(
-        operation_id="hashes_snapshot",
-        tags=["feed"],
-        parameters=[InputSerializer],
-        responses={
-            (200, "application/gzip"): OpenApiResponse(
-                response=OpenApiTypes.BINARY,
-                description=(
-                    'A gzip file. NDJSON: a first line `{"type": "snapshot", "cursor", '
-                    '"position", ...}`, one `{"type": "hash", ...}` line per active hash '
-                    'and a last line `{"type": "end", "cursor", "count"}`. CSV: a '
-                    "`# takeback snapshot cursor=... position=...` line, a header row, the "
-                    "hashes and a `# end cursor=... count=...` line. The cursor is also in the "
-                    "`Takeback-Cursor` header; follow the feed from it."
-                ),
-            )
-        },
-        description="Every active hash, streamed and gzip-compressed, with the cursor "
-        "at which it was taken: bootstrap with this, then follow the feed.",
-    )
-    def get(self, request: Request) -> StreamingHttpResponse:
-        platform = request_platform(request)
-        serializer = self.InputSerializer(data=request.query_params)
-        serializer.is_valid(raise_exception=True)
-        params = serializer.validated_data
-        filters = FeedFilters(
-            algorithm=params.get("algorithm"), media_kind=params.get("media_kind")
-        )
-        fmt = params["format"]
-        # The head is read before any row (see portal/platforms/feed.py).
-        position = feed.feed_head()
-        cursor = cursor_encode(position=position, filters=filters)
-        rows = feed.snapshot_rows(platform=platform, position=position, filters=filters)
-        lines = (_ndjson_lines if fmt == "ndjson" else _csv_lines)(
-            rows=rows, cursor=cursor, position=position, filters=filters
-        )
-        response = StreamingHttpResponse(
-            _gzip(_recorded(lines, platform=platform, position=position)),
-            content_type="application/gzip",
-        )
-        response["Content-Disposition"] = (
-            f'attachment; filename="takeback-snapshot-{position}.{fmt}.gz"'
-        )
-        response["Takeback-Cursor"] = cursor
-        response["Takeback-Position"] = str(position)
-        response["Cache-Control"] = "private, no-store"
-        return response
-
-
-def _ndjson_lines(
-    *, rows: Iterable[feed.SnapshotRow], cursor: str, position: int, filters: FeedFilters
-) -> Iterator[str]:
-    yield _json_line(
-        {
-            "type": "snapshot",
-            "cursor": cursor,
-            "position": position,
-            "algorithm": filters.algorithm,
-            "media_kind": filters.media_kind,
-            "taken_at": timezone.now().isoformat(),
-        }
-    )
-    count = 0
-    for row in rows:
-        count += 1
-        yield _json_line({"type": "hash", **row.as_dict()})
-    yield _json_line({"type": "end", "cursor": cursor, "position": position, "count": count})
-
-
-def _json_line(value: dict) -> str:
-    return json.dumps(value, separators=(",", ":")) + "\n"
-
-
-def _csv_lines(
-    *, rows: Iterable[feed.SnapshotRow], cursor: str, position: int, filters: FeedFilters
-) -> Iterator[str]:
-    yield f"# takeback snapshot cursor={cursor} position={position}\n"
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(SNAPSHOT_FIELDS)
-    count = 0
-    for row in rows:
-        count += 1
-        values = row.as_dict()
-        writer.writerow(["" if values[k] is None else values[k] for k in SNAPSHOT_FIELDS])
-        if buffer.tell() > 1 << 16:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
-    yield f"# end cursor={cursor} position={position} count={count}\n"
-
-
-def _recorded(lines: Iterator[str], *, platform, position: int) -> Iterator[str]:
-    """Pass the lines through; once all were produced, note the platform got `position`."""
-    yield from lines
-    feed.platform_fetched_record(platform=platform, position=position)
-
-
-def _gzip(lines: Iterator[str], *, flush_bytes: int = 1 << 16) -> Iterator[bytes]:
-    """Compress on the fly (gzip container), emitting about every `flush_bytes` of input."""
-    compressor = zlib.compressobj(6, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
-    pending: list[bytes] = []
-    size = 0
-    for line in lines:
-        data = line.encode()
-        pending.append(data)
-        size += len(data)
-        if size >= flush_bytes:
-            out = compressor.compress(b"".join(pending))
-            pending, size = [], 0
-            if out:
-                yield out
-    yield compressor.compress(b"".join(pending)) + compressor.flush()

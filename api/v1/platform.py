@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.permissions import ANY_SCOPE, request_platform
-from portal.cases.feed import feed_position_current
+from portal.cases.positions import feed_head
 
 
 class PlatformMeApi(APIView):
@@ -29,7 +29,7 @@ class PlatformMeApi(APIView):
             "platform": platform.name,
             "key_prefix": request.auth.prefix,
             "scopes": request.auth.scopes,
-            "feed_position": feed_position_current(),
+            "feed_position": feed_head(),
             "fetched_seq": platform.fetched_seq,
             "applied_seq": platform.applied_seq,
         }

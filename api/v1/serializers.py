@@ -5,13 +5,15 @@ from __future__ import annotations
 from django.core.validators import RegexValidator
 from rest_framework import serializers
 
+from hashing.algorithms import SHARED_ALGORITHMS
 from hashing.distance import HEX_LENGTHS, is_valid_hex
 from portal.platforms.models import HashFeedback
 
 # Documents the wire form in the schema (and refuses other shapes early); the exact
 # length per algorithm is checked by `hash_value_check` with hashing.distance.
+_LENGTHS = sorted({HEX_LENGTHS[name] for name in SHARED_ALGORITHMS})
 HEX_VALIDATOR = RegexValidator(
-    r"^(?:[0-9a-f]{16}|[0-9a-f]{32}|[0-9a-f]{64})$",
+    "^(?:" + "|".join(f"[0-9a-f]{{{n}}}" for n in _LENGTHS) + ")$",
     message="A hash is 16, 32 or 64 lower-case hexadecimal digits, by algorithm.",
     code="bad_hash",
 )
@@ -20,9 +22,7 @@ HEX_VALIDATOR = RegexValidator(
 class HashSerializer(serializers.Serializer):
     """`{"algorithm", "value"}` with the value in lower-case hex of the algorithm's length."""
 
-    ALGORITHMS: tuple[str, ...] = ("pdq", "phash", "dhash", "md5", "sha256")
-
-    algorithm = serializers.ChoiceField(choices=ALGORITHMS)
+    algorithm = serializers.ChoiceField(choices=SHARED_ALGORITHMS)
     value = serializers.CharField(
         max_length=64,
         trim_whitespace=False,

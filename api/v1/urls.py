@@ -2,10 +2,11 @@
 
 from django.urls import path
 
-from api.v1.feed import HashFeedApi, HashSnapshotApi
+from api.v1.feed import HashFeedApi
 from api.v1.feedback import FeedAcknowledgeApi, HashFeedbackApi
 from api.v1.match import HashMatchApi
 from api.v1.platform import PlatformMeApi
+from api.v1.snapshot import HashSnapshotApi
 from api.v1.webhooks import WebhookDeleteApi, WebhookListApi
 
 app_name = "v1"

@@ -1,8 +1,9 @@
 """``check``: hash files and look them up in the local store.
 
 Perceptual hashes are matched by Hamming distance with the exact index
-(``hashing.index.HashIndex``): PDQ within 31 bits and pHash within 10 (the thresholds in
-``hashing.distance``); MD5 and SHA-256 of the file bytes match exactly.
+(``hashing.index.HashIndex``) within each algorithm's threshold (PDQ 31 bits, pHash and
+dHash 10; the registry in ``hashing.algorithms``); MD5 and SHA-256 of the file bytes match
+exactly.
 """
 
 from __future__ import annotations
@@ -10,13 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 from hashing import hash_image
-from hashing.distance import PDQ_MATCH_THRESHOLD, PHASH_MATCH_THRESHOLD
+from hashing.algorithms import ALGORITHMS, SHARED_EXACT, SHARED_PERCEPTUAL
 from hashing.errors import HashingError
 from hashing.index import HashIndex
 from hashing.platform.store import Store
 
-NEAR_THRESHOLDS: dict[str, int] = {"pdq": PDQ_MATCH_THRESHOLD, "phash": PHASH_MATCH_THRESHOLD}
-EXACT_ALGORITHMS = ("md5", "sha256")
+NEAR_THRESHOLDS: dict[str, int] = {name: ALGORITHMS[name].threshold for name in SHARED_PERCEPTUAL}
+EXACT_ALGORITHMS = SHARED_EXACT
 
 
 class Checker:

@@ -10,6 +10,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from hashing.algorithms import ALGORITHMS, IMAGE, SHARED_ALGORITHMS, VIDEO
+
 
 class Organisation(models.Model):
     """A support charity whose caseworkers help victims submit and follow cases."""
@@ -75,16 +77,14 @@ class Case(models.Model):
 class SubmittedHash(models.Model):
     """One hash of one submitted file, and its place in the platform feed."""
 
-    class Algorithm(models.TextChoices):
-        PDQ = "pdq", "PDQ (256-bit)"
-        PHASH = "phash", "pHash (64-bit)"
-        DHASH = "dhash", "dHash (64-bit)"
-        MD5 = "md5", "MD5"
-        SHA256 = "sha256", "SHA-256"
+    # The shared algorithms of the registry (hashing.algorithms), e.g. Algorithm.PDQ.
+    Algorithm = models.TextChoices(
+        "Algorithm", [(name.upper(), (name, ALGORITHMS[name].label)) for name in SHARED_ALGORITHMS]
+    )
 
     class MediaKind(models.TextChoices):
-        IMAGE = "image", "Image"
-        VIDEO = "video", "Video"
+        IMAGE = IMAGE, "Image"
+        VIDEO = VIDEO, "Video"
 
     class Status(models.TextChoices):
         ACTIVE = "active", "Active"
@@ -104,7 +104,7 @@ class SubmittedHash(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     # Position in the feed, bumped on every change (added, removed). Allocated
     # under a lock that is held to commit, so positions become visible in
-    # order; see portal/cases/feed.py.
+    # order; see portal/cases/positions.py.
     feed_seq = models.BigIntegerField(unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -1,7 +1,8 @@
 """Writes on cases and their hashes (HackSoft-style services).
 
 Every change to a hash takes a new feed position, so platforms learn about
-additions and removals in order.
+additions and removals in order (portal/cases/positions.py, whose listeners
+hear of each change once it commits).
 """
 
 import secrets
@@ -14,12 +15,12 @@ from django.contrib.auth.hashers import check_password, make_password
 from django.db import transaction
 from django.utils import timezone
 
+from hashing.algorithms import ALGORITHMS, SHARED_ALGORITHMS, SHARED_EXACT, SHARED_PERCEPTUAL
 from hashing.distance import is_valid_hex
 from hashing.pdq import PDQ_QUALITY_FLOOR
-from portal.cases.feed import feed_positions_allocate
 from portal.cases.models import Case, Organisation, SubmittedHash
+from portal.cases.positions import feed_positions_allocate
 from portal.exceptions import ApplicationError
-from portal.platforms.webhooks import webhooks_notify
 
 # Crockford's base32 alphabet: no I, L, O or U, so numbers read aloud or
 # copied by hand don't get confused.
@@ -72,8 +73,12 @@ def item_validate(*, item: SubmittedItem) -> None:
     if not item.hashes:
         raise ApplicationError("An item needs at least one hash.", code="no_hashes")
     for algorithm, value in item.hashes.items():
-        if algorithm not in SubmittedHash.Algorithm.values:
+        if algorithm not in SHARED_ALGORITHMS:
             raise ApplicationError(f"Unknown algorithm {algorithm!r}.", code="bad_algorithm")
+        if item.media_kind not in ALGORITHMS[algorithm].media_kinds:
+            raise ApplicationError(
+                f"A {algorithm} hash can't describe a {item.media_kind}.", code="bad_algorithm"
+            )
         if not is_valid_hex(algorithm, value):
             raise ApplicationError(
                 f"{algorithm} hash must be lower-case hex of the right length.", code="bad_hash"
@@ -148,9 +153,7 @@ def hashes_add(*, case: Case, items: list[SubmittedItem]) -> list[SubmittedHash]
         return []
     for row, seq in zip(rows, feed_positions_allocate(count=len(rows)), strict=True):
         row.feed_seq = seq
-    created = SubmittedHash.objects.bulk_create(rows)
-    webhooks_notify()
-    return created
+    return SubmittedHash.objects.bulk_create(rows)
 
 
 def _hashes_remove(*, hashes: list[SubmittedHash], status: str) -> int:
@@ -167,7 +170,6 @@ def _hashes_remove(*, hashes: list[SubmittedHash], status: str) -> int:
         row.updated_at = now  # bulk_update doesn't apply auto_now
         row.feed_seq = seq
     SubmittedHash.objects.bulk_update(active, ["status", "removed_at", "feed_seq", "updated_at"])
-    webhooks_notify()
     return len(active)
 
 
@@ -225,9 +227,9 @@ def item_from_record(*, record: dict) -> SubmittedItem:
     browser does, and the file's exact digests still block exact copies.
     """
     quality = record.get("pdq_quality")
-    keep = ["md5", "sha256"]
+    keep = list(SHARED_EXACT)
     if record.get("pdq") and quality is not None and quality >= PDQ_QUALITY_FLOOR:
-        keep += ["pdq", "phash", "dhash"]
+        keep += SHARED_PERCEPTUAL
     hashes = {alg: record[alg] for alg in keep if record.get(alg)}
     return SubmittedItem(
         media_kind=record.get("media", SubmittedHash.MediaKind.IMAGE),

@@ -9,8 +9,12 @@ which (admin: Platforms → "Trace a leaked hash list").
 
 Values are derived from the platform's secret pseudonym salt, so they are
 deterministic per platform yet unpredictable to anyone else, and look like
-real hashes: a PDQ decoy has exactly 128 of 256 bits set and a pHash decoy 32
-of 64, as median-thresholded perceptual hashes do.
+real hashes: a perceptual decoy has exactly half its bits set (128 of 256 for
+PDQ, 32 of 64 for pHash/dHash), as median-thresholded perceptual hashes do.
+Every shared algorithm of the registry (hashing.algorithms) gets decoys.
+
+Decoys take feed positions like every other feed writer, so the feed's
+listeners (webhooks) hear of them the same way (portal/cases/positions.py).
 """
 
 from __future__ import annotations
@@ -23,13 +27,15 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from hashing.distance import MATCH_THRESHOLDS
-from portal.cases.feed import feed_positions_allocate
+from hashing.algorithms import ALGORITHMS, SHARED_ALGORITHMS
 from portal.cases.models import SubmittedHash
+from portal.cases.positions import feed_positions_allocate
+from portal.platforms.matching import match_index_current
 from portal.platforms.models import Decoy, Platform
 
-# How many decoys of each algorithm every platform's feed carries.
-DECOYS_PER_ALGORITHM = {"pdq": 2, "phash": 1, "md5": 1, "sha256": 1}
+# How many decoys of each shared algorithm every platform's feed carries: PDQ,
+# the hash most platforms match on, twice.
+DECOYS_PER_ALGORITHM = {name: 2 if name == "pdq" else 1 for name in SHARED_ALGORITHMS}
 _HEX_TOKEN = re.compile(r"[0-9a-fA-F]{16,64}")
 
 
@@ -40,28 +46,24 @@ def _seed(*, platform: Platform, algorithm: str, counter: int) -> bytes:
 
 def decoy_value(*, platform: Platform, algorithm: str, counter: int) -> str:
     """The `counter`-th candidate decoy of `algorithm` for `platform` (deterministic)."""
+    if algorithm not in DECOYS_PER_ALGORITHM:
+        raise ValueError(f"no decoys for {algorithm!r}")
     seed = _seed(platform=platform, algorithm=algorithm, counter=counter)
-    if algorithm in ("pdq", "phash"):
-        bits = 256 if algorithm == "pdq" else 64
+    facts = ALGORITHMS[algorithm]
+    if facts.perceptual:
         rng = random.Random(seed)
-        number = sum(1 << bit for bit in rng.sample(range(bits), bits // 2))
-        return f"{number:0{bits // 4}x}"
-    if algorithm == "md5":
-        return seed.hex()[:32]
-    if algorithm == "sha256":
-        return hashlib.sha256(seed).hexdigest()
-    raise ValueError(f"no decoys for {algorithm!r}")
+        number = sum(1 << bit for bit in rng.sample(range(facts.bits), facts.bits // 2))
+        return f"{number:0{facts.hex_length}x}"
+    # A digest: hash the seed once more, so the value is not the seed itself.
+    return hashlib.sha256(seed).hexdigest()[: facts.hex_length]
 
 
 def _matches_real(*, algorithm: str, value: str) -> bool:
     """Would this value match a stored hash (any status)? Then it can't be a decoy."""
-    if MATCH_THRESHOLDS[algorithm] == 0:
+    facts = ALGORITHMS[algorithm]
+    if facts.exact:
         return SubmittedHash.objects.filter(algorithm=algorithm, value=value).exists()
-    from portal.platforms.feed import feed_head
-    from portal.platforms.matching import _INDEXES
-
-    index = _INDEXES[algorithm].refresh(head=feed_head())
-    return bool(index.query(value, MATCH_THRESHOLDS[algorithm]))
+    return bool(match_index_current(algorithm=algorithm).query(value, facts.threshold))
 
 
 @transaction.atomic
@@ -82,7 +84,7 @@ def decoys_create(*, platform: Platform) -> list[Decoy]:
             taken.add(value)
             have[algorithm] = have.get(algorithm, 0) + 1
             quality = None
-            if algorithm == "pdq":
+            if algorithm == SubmittedHash.Algorithm.PDQ:
                 quality = 70 + _seed(platform=platform, algorithm="q", counter=counter)[0] % 31
             rows.append(Decoy(platform=platform, algorithm=algorithm, value=value, quality=quality))
     if not rows:

@@ -5,7 +5,7 @@ of the hashing library (`hashing.index.HashIndex`). One
 index per algorithm is kept in each process and brought up to date from the
 feed before every batch: rows whose position is newer than the index's are
 added (active) or dropped (removed).
-This follows the feed's ordering rule (portal/platforms/feed.py): read the
+This follows the feed's ordering rule (portal/cases/positions.py): read the
 head first, then apply rows up to it, so an update never misses a change.
 Cryptographic digests (MD5, SHA-256) only match exactly and are looked up in
 the database index on (algorithm, value).
@@ -21,13 +21,15 @@ from dataclasses import dataclass, field
 
 from django.db import connection
 
+from hashing.algorithms import SHARED_ALGORITHMS, SHARED_EXACT, SHARED_PERCEPTUAL
 from hashing.distance import MATCH_THRESHOLDS
 from hashing.index import HashIndex
 from portal.cases.models import SubmittedHash
+from portal.cases.positions import feed_head
 from portal.exceptions import ApplicationError
-from portal.platforms.feed import feed_head, feedback_aggregates
-from portal.platforms.models import HashFeedback, Platform
-from portal.platforms.services import pseudonymous_case_id, pseudonymous_item_id
+from portal.platforms.models import Platform
+from portal.platforms.pseudonyms import pseudonymous_case_id, pseudonymous_item_id
+from portal.platforms.selectors import feedback_counts, no_feedback
 
 MAX_MATCH_BATCH = 1_000
 # Dihedral variants (rotations/mirrors) the caller may send with a PDQ hash.
@@ -36,9 +38,9 @@ MAX_VARIANTS = 7
 # stored ones is answered with the nearest (and `truncated`).
 MAX_MATCHES_PER_HASH = 100
 
-EXACT_ALGORITHMS = frozenset({"md5", "sha256"})
-PERCEPTUAL_ALGORITHMS = frozenset({"pdq", "phash", "dhash"})
-MATCHABLE_ALGORITHMS = EXACT_ALGORITHMS | PERCEPTUAL_ALGORITHMS
+EXACT_ALGORITHMS = frozenset(SHARED_EXACT)
+PERCEPTUAL_ALGORITHMS = frozenset(SHARED_PERCEPTUAL)
+MATCHABLE_ALGORITHMS = frozenset(SHARED_ALGORITHMS)
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,11 @@ class _LiveIndex:
 _INDEXES = {algorithm: _LiveIndex(algorithm) for algorithm in PERCEPTUAL_ALGORITHMS}
 
 
+def match_index_current(*, algorithm: str, head: int | None = None) -> HashIndex:
+    """This process's index of `algorithm`'s active hashes, brought up to `head` (default: now)."""
+    return _INDEXES[algorithm].refresh(head=feed_head() if head is None else head)
+
+
 def match_indexes_reset() -> None:
     """Forget the in-process indexes (tests roll the database back under them)."""
     for algorithm in list(_INDEXES):
@@ -162,7 +169,7 @@ def hashes_match(
     for n, q in enumerate(queries):
         if q.algorithm not in PERCEPTUAL_ALGORITHMS:
             continue
-        index = _INDEXES[q.algorithm].refresh(head=head)
+        index = match_index_current(algorithm=q.algorithm, head=head)
         best: dict[int, tuple[int, str]] = {}
         for form in (q.value, *q.variants):
             for pk, distance in index.query(form, limits[q.algorithm]):
@@ -179,7 +186,7 @@ def hashes_match(
         row.pk: row
         for row in SubmittedHash.objects.filter(pk__in=pks, status=SubmittedHash.Status.ACTIVE)
     }
-    aggregates = feedback_aggregates(hash_ids=list(rows))
+    counts = feedback_counts(hash_ids=list(rows))
     results = []
     for n, query in enumerate(queries):
         hits = [
@@ -192,7 +199,7 @@ def hashes_match(
                 media_kind=rows[pk].media_kind,
                 case_id=pseudonymous_case_id(platform=platform, case_id=rows[pk].case_id),
                 item_id=pseudonymous_item_id(platform=platform, item_id=str(rows[pk].item_id)),
-                feedback=aggregates.get(pk) or dict.fromkeys(HashFeedback.Outcome.values, 0),
+                feedback=counts.get(pk) or no_feedback(),
             )
             for pk, distance, form in found[n]
             if pk in rows

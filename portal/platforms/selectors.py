@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from django.db.models import Max, QuerySet
+from django.db.models import Count, Max, QuerySet
 
 from portal.cases.models import Case, SubmittedHash
 from portal.platforms.models import HashFeedback, Platform
@@ -67,3 +67,21 @@ def platform_removals_pending(*, platform: Platform) -> int:
 def platforms_lagging() -> QuerySet[Platform]:
     """Active platforms that have not acknowledged every removal so far."""
     return Platform.objects.filter(is_active=True, applied_seq__lt=last_removal_seq())
+
+
+def no_feedback() -> dict[str, int]:
+    """Feedback counts of a hash nobody has reported on."""
+    return dict.fromkeys(HashFeedback.Outcome.values, 0)
+
+
+def feedback_counts(*, hash_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Per hash: how many platforms reported each outcome (never which platforms)."""
+    found: dict[int, dict[str, int]] = {}
+    rows = (
+        HashFeedback.objects.filter(submitted_hash_id__in=hash_ids)
+        .values("submitted_hash_id", "outcome")
+        .annotate(n=Count("id"))
+    )
+    for row in rows:
+        found.setdefault(row["submitted_hash_id"], no_feedback())[row["outcome"]] = row["n"]
+    return found

@@ -12,8 +12,11 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.utils import timezone
 
+from portal.cases.models import SubmittedHash
 from portal.exceptions import ApplicationError
-from portal.platforms.models import ApiKey, Platform
+from portal.platforms.decoys import decoys_create
+from portal.platforms.models import ApiKey, Decoy, HashFeedback, Platform
+from portal.platforms.pseudonyms import pseudonymous_case_id
 
 KEY_PREFIX_BYTES = 6  # 12 hex characters: enough to tell keys apart
 KEY_SECRET_BYTES = 32  # 256 random bits
@@ -79,8 +82,6 @@ def platform_create(*, name: str) -> PlatformCreated:
     if Platform.objects.filter(name__iexact=name).exists():
         raise ApplicationError(f"A platform named {name!r} already exists.", code="duplicate")
     platform = Platform.objects.create(name=name)
-    from portal.platforms.decoys import decoys_create  # decoys needs these services
-
     decoys_create(platform=platform)
     return PlatformCreated(
         platform=platform,
@@ -123,25 +124,6 @@ def api_key_revoke(*, api_key: ApiKey) -> None:
         api_key.save(update_fields=["revoked_at"])
 
 
-def pseudonymous_case_id(*, platform: Platform, case_id: int) -> str:
-    """A stable per-platform id for a case that reveals nothing about it.
-
-    HMAC with the platform's own salt: two platforms get unrelated ids for the
-    same case, and neither can recover the case number.
-    """
-    return f"pc_{_pseudonym(platform=platform, text=f'case:{case_id}')}"
-
-
-def pseudonymous_item_id(*, platform: Platform, item_id: str) -> str:
-    """A stable per-platform id for one submitted file (groups its hashes)."""
-    return f"pi_{_pseudonym(platform=platform, text=f'item:{item_id}')}"
-
-
-def _pseudonym(*, platform: Platform, text: str) -> str:
-    digest = hmac.new(platform.pseudonym_salt.encode(), text.encode(), hashlib.sha256)
-    return digest.hexdigest()[:24]
-
-
 MAX_FEEDBACK_BATCH = 1_000
 
 FEEDBACK_RECORDED = "recorded"
@@ -173,9 +155,6 @@ def feedback_submit(*, platform: Platform, reports: list[FeedbackReport]) -> lis
     `case_id` it applies to every case holding that hash. Other platforms never
     see these rows, only counts (feed corroboration); victims see counts too.
     """
-    from portal.cases.models import SubmittedHash
-    from portal.platforms.models import Decoy, HashFeedback
-
     if len(reports) > MAX_FEEDBACK_BATCH:
         raise ApplicationError(
             f"Send at most {MAX_FEEDBACK_BATCH} reports per request.", code="batch_too_large"

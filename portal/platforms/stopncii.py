@@ -9,8 +9,13 @@ aggregate state over every case holding it. That matters for removals: when one
 of two cases holding a hash is withdrawn the hash stays Active, and only when
 the last case lets go is it sent as Withdrawn/Deleted, which the client deletes.
 
-Only the two signal types of the contract are exchanged: PDQ (`ImagePDQ`) and
-MD5 of videos (`VideoMD5`). pHash/dHash/SHA-256 and image MD5 stay on the native API.
+Only the signal types of the contract are exchanged, as the algorithm registry
+(hashing.algorithms) maps them: PDQ of images (`ImagePDQ`) and MD5 of videos
+(`VideoMD5`). pHash/dHash/SHA-256 and image MD5 stay on the native API.
+
+Pages follow the feed's rule (portal/platforms/feed.py): the head is read
+first, rows are read up to it, and what was sent is recorded with
+`feed_served_record`, as every feed reader does.
 """
 
 from __future__ import annotations
@@ -18,18 +23,20 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import reduce
+from operator import or_
 
 from django.db import transaction
-from django.db.models import BooleanField, ExpressionWrapper, Min, Q, QuerySet
-from django.db.models.functions import Coalesce
+from django.db.models import BooleanField, ExpressionWrapper, F, Min, Q, QuerySet
 
-from portal.cases.feed import feed_position_current
+from hashing.algorithms import ALGORITHMS, STOPNCII_SIGNALS, stopncii_signal
 from portal.cases.models import Case, SubmittedHash
 from portal.cases.services import SubmittedItem, case_create
 from portal.exceptions import ApplicationError
-from portal.platforms.feed import platform_fetched_record
+from portal.platforms.feed import feed_head, feed_served_record
 from portal.platforms.models import Decoy, HashFeedback, Platform
-from portal.platforms.services import FeedbackReport, feedback_submit, pseudonymous_case_id
+from portal.platforms.pseudonyms import decoy_disguise, pseudonymous_case_id
+from portal.platforms.services import FeedbackReport, feedback_submit
 
 # The contract's names (threatexchange StopNCIISignalType / StopNCIICaseStatus /
 # StopNCIICSPFeedbackValue values).
@@ -59,14 +66,17 @@ _OUTCOME_VALUES = {
     HashFeedback.Outcome.NOT_VIOLATING: "NotBlocked",
 }
 
-# The hashes the contract carries.
-EXCHANGED = Q(algorithm=SubmittedHash.Algorithm.PDQ) | Q(
-    algorithm=SubmittedHash.Algorithm.MD5, media_kind=SubmittedHash.MediaKind.VIDEO
+# The hashes the contract carries, from the registry: signal type -> (algorithm, media kind).
+_SIGNAL_ALGORITHMS = STOPNCII_SIGNALS
+assert _SIGNAL_ALGORITHMS[SIGNAL_IMAGE_PDQ] == ("pdq", "image")
+assert _SIGNAL_ALGORITHMS[SIGNAL_VIDEO_MD5] == ("md5", "video")
+EXCHANGED = reduce(
+    or_, (Q(algorithm=a, media_kind=media) for a, media in _SIGNAL_ALGORITHMS.values())
 )
-_SIGNAL_ALGORITHMS = {
-    SIGNAL_IMAGE_PDQ: (SubmittedHash.Algorithm.PDQ, SubmittedHash.MediaKind.IMAGE),
-    SIGNAL_VIDEO_MD5: (SubmittedHash.Algorithm.MD5, SubmittedHash.MediaKind.VIDEO),
-}
+# A feedback item names a hash by value only; the exchanged algorithms' lengths differ.
+_ALGORITHM_BY_LENGTH = {ALGORITHMS[a].hex_length: a for a, _ in _SIGNAL_ALGORITHMS.values()}
+EXCHANGED_HEX_LENGTHS = frozenset(_ALGORITHM_BY_LENGTH)
+assert len(_ALGORITHM_BY_LENGTH) == len(_SIGNAL_ALGORITHMS)
 _CASE_STATUS = {
     SubmittedHash.Status.ACTIVE: STATUS_ACTIVE,
     SubmittedHash.Status.WITHDRAWN: STATUS_WITHDRAWN,
@@ -77,8 +87,11 @@ _CASE_STATUS = {
 }
 
 
-def signal_type_of(*, algorithm: str) -> str:
-    return SIGNAL_IMAGE_PDQ if algorithm == SubmittedHash.Algorithm.PDQ else SIGNAL_VIDEO_MD5
+def signal_type_of(*, algorithm: str, media_kind: str) -> str:
+    signal = stopncii_signal(algorithm, media_kind)
+    if signal is None:
+        raise ValueError(f"{algorithm} hashes of {media_kind}s are not exchanged")
+    return signal
 
 
 def signal_type_parse(value: str) -> str:
@@ -90,7 +103,8 @@ def signal_type_parse(value: str) -> str:
     name = value.rsplit(".", 1)[-1] if value.startswith("StopNCIISignalType.") else value
     if name not in _SIGNAL_ALGORITHMS:
         raise ApplicationError(
-            f"Unsupported signalType {value!r}: use ImagePDQ or VideoMD5.", code="bad_signal_type"
+            f"Unsupported signalType {value!r}: use {' or '.join(_SIGNAL_ALGORITHMS)}.",
+            code="bad_signal_type",
         )
     return name
 
@@ -147,7 +161,7 @@ def feed_position_start(*, platform: Platform, start_timestamp: int) -> FeedPosi
     order with its position (times are taken before the feed lock) is then sent
     again rather than skipped: at a checkpoint, repeats are harmless, misses not.
     """
-    head = feed_position_current()  # first: rows up to it are committed
+    head = feed_head()  # first: rows up to it are committed
     since = datetime.fromtimestamp(start_timestamp, tz=UTC)
     firsts = [
         _with_changed_at(SubmittedHash.objects.filter(EXCHANGED, feed_seq__lte=head))
@@ -176,8 +190,9 @@ def _window(*, position: FeedPosition, head: int) -> Q:
 
 
 def _with_changed_at(queryset: QuerySet[SubmittedHash]) -> QuerySet[SubmittedHash]:
-    # A row's time is when it last changed: removal time, else creation.
-    return queryset.annotate(changed_at=Coalesce("removed_at", "created_at"))
+    # A row's time is when it last changed (added or removed): the same
+    # `updated_at` the native feed serves as `changed_at`.
+    return queryset.annotate(changed_at=F("updated_at"))
 
 
 def _page_rows(
@@ -227,12 +242,12 @@ def stopncii_feed_page(*, platform: Platform, position: FeedPosition, limit: int
 
     Exact within a chain of page tokens: rows are read strictly after the
     token's feed position, and positions become visible in order (see
-    portal/cases/feed.py), so nothing is missed or sent twice even while
+    portal/cases/positions.py), so nothing is missed or sent twice even while
     submissions commit between pages. A chain restarted from a checkpoint
     timestamp alone (what the client does between runs) re-sends the records of
     the checkpoint second; records are whole state, so re-applying is harmless.
     """
-    head = feed_position_current()  # read first: every position up to it is committed
+    head = feed_head()  # read first: every position up to it is committed
     rows, holders = _page_rows(position=position, head=head, limit=limit)
     merged: list[SubmittedHash | Decoy] = sorted(
         [*rows, *_page_decoys(platform=platform, position=position, head=head, limit=limit)],
@@ -253,7 +268,7 @@ def stopncii_feed_page(*, platform: Platform, position: FeedPosition, limit: int
     )
     # The victim's "received by" count reads this; it shouldn't wait for rows
     # this exchange doesn't carry, which can't reach the platform through it.
-    platform_fetched_record(platform=platform, position=new_position.after_seq)
+    feed_served_record(platform_id=platform.pk, position=new_position.after_seq)
     return FeedPage(records=records, position=new_position, has_more=has_more)
 
 
@@ -301,7 +316,7 @@ def _records_for(
         records.append(
             HashRecord(
                 last_mod_timestamp=max(_unix(row.changed_at) for row in group),
-                signal_type=signal_type_of(algorithm=key[0]),
+                signal_type=signal_type_of(algorithm=key[0], media_kind=group[0].media_kind),
                 hash_value=key[1],
                 hash_status=hash_status,
                 case_numbers=case_numbers,
@@ -313,10 +328,10 @@ def _records_for(
 
 def _decoy_record(*, platform: Platform, decoy: Decoy) -> HashRecord:
     # Shaped like a real one-case record, so a leaker can't tell decoys apart.
-    case_id = pseudonymous_case_id(platform=platform, case_id=-decoy.pk)
+    case_id = decoy_disguise(platform=platform, decoy=decoy).case_id
     return HashRecord(
         last_mod_timestamp=_unix(decoy.created_at),
-        signal_type=signal_type_of(algorithm=decoy.algorithm),
+        signal_type=signal_type_of(algorithm=decoy.algorithm, media_kind=decoy.media_kind),
         hash_value=decoy.value,
         hash_status=STATUS_ACTIVE,
         case_numbers={case_id: STATUS_ACTIVE},
@@ -368,7 +383,7 @@ class FeedbackItem:
 
 
 def _algorithm_of(value: str) -> str:
-    return SubmittedHash.Algorithm.PDQ if len(value) == 64 else SubmittedHash.Algorithm.MD5
+    return _ALGORITHM_BY_LENGTH[len(value)]
 
 
 def _hash_known_to(*, platform: Platform, value: str) -> bool:

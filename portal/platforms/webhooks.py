@@ -4,8 +4,11 @@ The feed stays the source of truth; webhooks only spare platforms the polling.
 `webhooks_dispatch` cuts each active endpoint's unsent part of the feed into
 deliveries (at most TAKEBACK_WEBHOOK_BATCH_SIZE entries each), following the
 feed's rule (read the head first, serve positions up to it) so nothing is
-skipped. Each delivery is stored with its exact body and sent by a Celery task
-(enqueued on commit) until the endpoint answers 2xx, with exponential backoff.
+skipped. Each delivery is stored with its exact body (entries in the feed's
+one wire form, `feed.entry_wire`) and sent by a Celery task until the endpoint
+answers 2xx, with exponential backoff. The tasks (portal/platforms/tasks.py)
+are queued by a feed listener registered at start-up (apps.py), so nothing
+that writes the feed needs to know webhooks exist.
 
 Every request carries:
 
@@ -39,12 +42,10 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
-from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from portal.exceptions import ApplicationError
-from portal.platforms.feed import FeedEntry, feed_head, feed_page_get
+from portal.platforms.feed import entry_wire, feed_head, feed_page_get, feed_served_record
 from portal.platforms.models import Platform, WebhookDelivery, WebhookEndpoint
 
 MAX_ENDPOINTS_PER_PLATFORM = 5
@@ -170,39 +171,17 @@ def webhook_delete(*, platform: Platform, endpoint_id: int) -> None:
     )
 
 
-def webhooks_notify() -> None:
-    """Ask for a dispatch once the current transaction commits (call after feed changes).
-
-    Nothing is queued while no platform has an active endpoint, so a victim's
-    submission never waits on webhook work that has nobody to go to.
-    """
-    from portal.platforms.tasks import webhooks_dispatch_task
-
-    if WebhookEndpoint.objects.filter(is_active=True, platform__is_active=True).exists():
-        transaction.on_commit(webhooks_dispatch_task.delay)
-
-
-def _entry_json(entry: FeedEntry) -> dict:
-    return {
-        "seq": entry.seq,
-        "op": entry.op,
-        "algorithm": entry.algorithm,
-        "value": entry.value,
-        "media_kind": entry.media_kind,
-        "quality": entry.quality,
-        "status": entry.status,
-        "case_id": entry.case_id,
-        "item_id": entry.item_id,
-        "changed_at": entry.changed_at.isoformat(),
-        "feedback": entry.feedback,
-    }
+def webhooks_wanted() -> bool:
+    """Whether any platform has an active endpoint (else a feed change needs no dispatch)."""
+    return WebhookEndpoint.objects.filter(is_active=True, platform__is_active=True).exists()
 
 
 @transaction.atomic
 def webhooks_dispatch() -> list[str]:
-    """Cut every active endpoint's unsent feed changes into deliveries; returns their ids."""
-    from portal.platforms.tasks import webhook_deliver_task
+    """Cut every active endpoint's unsent feed changes into deliveries; returns their ids.
 
+    The caller sends each delivery once this has committed (tasks.py).
+    """
     head = feed_head()
     batch = settings.TAKEBACK_WEBHOOK_BATCH_SIZE
     created: list[str] = []
@@ -226,13 +205,10 @@ def webhooks_dispatch() -> list[str]:
                 delivery.payload = {
                     "delivery_id": str(delivery.id),
                     "position": page.position,
-                    "entries": [_entry_json(e) for e in page.entries],
+                    "entries": [entry_wire(e) for e in page.entries],
                 }
                 delivery.save(update_fields=["payload"])
                 created.append(str(delivery.id))
-                transaction.on_commit(
-                    lambda delivery_id=str(delivery.id): webhook_deliver_task.delay(delivery_id)
-                )
             position = page.position
         endpoint.enqueued_seq = position
         endpoint.save(update_fields=["enqueued_seq"])
@@ -326,6 +302,8 @@ def _record_sent(*, delivery: WebhookDelivery) -> None:
     )
     if earlier_open.exists():
         return
-    Platform.objects.filter(
-        pk=delivery.endpoint.platform_id, fetched_seq__gte=delivery.first_seq - 1
-    ).update(fetched_seq=Greatest(F("fetched_seq"), delivery.last_seq), fetched_at=timezone.now())
+    feed_served_record(
+        platform_id=delivery.endpoint.platform_id,
+        position=delivery.last_seq,
+        contiguous_from=delivery.first_seq,
+    )

@@ -11,8 +11,8 @@ from django.db import transaction
 from django.urls import reverse
 
 from portal.cases import services as case_services
-from portal.cases.feed import feed_positions_allocate
 from portal.cases.models import Case, SubmittedHash
+from portal.cases.positions import feed_positions_allocate
 from portal.platforms.models import Platform
 from tests.api.conftest import assert_error
 from tests.factories import case_with_items, random_pdq

@@ -19,8 +19,9 @@ import requests
 from django.db import connections
 
 from portal.cases import services as cases
-from portal.cases.feed import feed_position_current
 from portal.cases.models import SubmittedHash
+from portal.cases.positions import feed_head
+from portal.platforms import pseudonyms
 from portal.platforms import services as platforms
 from portal.platforms.models import Decoy, Platform
 from portal.platforms.selectors import case_distribution
@@ -189,7 +190,7 @@ def test_full_fetch_incremental_withdrawal_and_feedback(live_server):
     assert len(acme_ids) == len(other_ids) == 3 and not acme_ids & other_ids
     # The victim's status page counts the platform as having received the case.
     acme_platform = Platform.objects.get(pk=acme.platform.pk)
-    assert acme_platform.fetched_seq == feed_position_current()
+    assert acme_platform.fetched_seq == feed_head()
     assert acme_platform.fetched_at is not None
     assert case_distribution(case=case_a).platforms_received == 2
 
@@ -212,10 +213,10 @@ def test_full_fetch_incremental_withdrawal_and_feedback(live_server):
     shared_key = (SignalType.ImagePDQ, items_a[0].hashes["pdq"])
     assert seen_status[shared_key] == CaseStatus.Active
     assert consumer.held[shared_key].caseNumbers == {
-        platforms.pseudonymous_case_id(
+        pseudonyms.pseudonymous_case_id(
             platform=acme.platform, case_id=case_a.pk
         ): CaseStatus.Active,
-        platforms.pseudonymous_case_id(platform=acme.platform, case_id=case_c.pk): (
+        pseudonyms.pseudonymous_case_id(platform=acme.platform, case_id=case_c.pk): (
             CaseStatus.Withdrawn
         ),
     }

@@ -14,8 +14,9 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from portal.cases import services as cases
-from portal.cases.feed import feed_position_current
 from portal.cases.models import Case, SubmittedHash
+from portal.cases.positions import feed_head
+from portal.platforms import pseudonyms
 from portal.platforms import services as platforms
 from portal.platforms.models import Decoy, HashFeedback, Platform
 from portal.platforms.services import SCOPE_STOPNCII
@@ -250,8 +251,8 @@ def test_fetch_records_how_far_the_platform_got(acme, acme_client, case):
             FETCH, {"pageSize": 1, "nextPageToken": page["nextPageToken"]}
         ).json()
     # Caught up: every position up to the head, including rows this contract doesn't carry.
-    assert fetched(acme.platform)[0] == feed_position_current()
-    assert feed_position_current() == case.hashes.order_by("-feed_seq").first().feed_seq
+    assert fetched(acme.platform)[0] == feed_head()
+    assert feed_head() == case.hashes.order_by("-feed_seq").first().feed_seq
 
 
 def test_wrong_method_is_405_json(acme_client):
@@ -418,7 +419,7 @@ def test_submission_creates_an_active_case_with_the_partners_verdict(acme, partn
     case = Case.objects.get()
     assert body == {
         "count": 2,
-        "caseNumber": platforms.pseudonymous_case_id(platform=acme.platform, case_id=case.pk),
+        "caseNumber": pseudonyms.pseudonymous_case_id(platform=acme.platform, case_id=case.pk),
     }
     assert case.number not in str(body)
     assert set(case.hashes.values_list("algorithm", "media_kind", "value")) == {
@@ -431,7 +432,7 @@ def test_submission_creates_an_active_case_with_the_partners_verdict(acme, partn
 def make_decoy(platform: Platform, value: str):
     from django.db import transaction
 
-    from portal.cases.feed import feed_positions_allocate
+    from portal.cases.positions import feed_positions_allocate
 
     with transaction.atomic():
         (seq,) = feed_positions_allocate(count=1)
@@ -470,7 +471,7 @@ def test_first_fetch_hides_cases_that_let_go_before_it(acme, acme_client):
     ]
     assert record["hashValue"] == shared.hashes["pdq"] and record["hashStatus"] == "Active"
     assert record["caseNumbers"] == {
-        platforms.pseudonymous_case_id(platform=acme.platform, case_id=kept.pk): "Active"
+        pseudonyms.pseudonymous_case_id(platform=acme.platform, case_id=kept.pk): "Active"
     }
     # A platform that has fetched before hears about every case.
     cases.case_withdraw(case=kept)

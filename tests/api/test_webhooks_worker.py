@@ -15,7 +15,7 @@ import pytest
 
 from portal.cases import services as case_services
 from portal.platforms import webhooks
-from portal.platforms.feed import feed_head, platform_fetched_record
+from portal.platforms.feed import feed_head, feed_served_record
 from portal.platforms.models import Platform, WebhookDelivery
 from portal.platforms.services import platform_create
 from tests.conftest import free_port
@@ -83,7 +83,7 @@ def test_worker_delivers_signed_batches_and_retries_until_accepted(celery_worker
     platform = platform_create(name="Hooked").platform
     with Receiver(failures=2) as receiver:
         # The platform bootstraps (snapshot up to the head), then registers.
-        platform_fetched_record(platform=platform, position=feed_head())
+        feed_served_record(platform_id=platform.pk, position=feed_head())
         created = webhooks.webhook_create(platform=platform, url=receiver.url)
         # Submitting queues the push on commit by itself: no beat, no explicit call.
         case = case_with_items(1).case

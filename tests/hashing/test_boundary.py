@@ -12,7 +12,7 @@ PROBE = """
 import sys
 import hashing
 import hashing.__main__, hashing.decode, hashing.digests, hashing.distance, hashing.index
-import hashing.imagehashes, hashing.pdq, hashing.signals
+import hashing.algorithms, hashing.imagehashes, hashing.pdq, hashing.signals
 hashing.hash_image("../shared/conformance/pdq/data/misc-images/wee.jpg")
 forbidden = sorted(
     name for name in sys.modules

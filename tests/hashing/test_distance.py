@@ -20,7 +20,7 @@ from hashing.distance import (
 )
 from hashing.errors import InvalidHash
 from hashing.pdq import PDQ_QUALITY_FLOOR, PdqHash
-from hashing.signals import ALGORITHMS, get_algorithm
+from hashing.signals import SIGNALS, get_signal
 from tests.hashing.conftest import PDQ_DATA, PDQ_EXPECTED
 
 SHORT256 = [
@@ -130,37 +130,37 @@ def test_bit_count() -> None:
 
 
 def test_registry_lists_every_algorithm_with_one_interface() -> None:
-    assert set(ALGORITHMS) == set(HEX_LENGTHS)
-    for name, algorithm in ALGORITHMS.items():
+    assert set(SIGNALS) == set(HEX_LENGTHS)
+    for name, algorithm in SIGNALS.items():
         assert algorithm.name == name
-        assert algorithm.bits == algorithm.hex_length * 4
+        assert algorithm.algorithm.hex_length == HEX_LENGTHS[name]
         assert algorithm.threshold == MATCH_THRESHOLDS[name]
         example = EXAMPLES[name]
         assert algorithm.validate(example) == example
         assert algorithm.normalise(example.upper()) == example
         same = algorithm.compare(example, example)
         assert (same.match, same.distance) == (True, 0)
-        other = f"{int(example, 16) ^ 1:0{algorithm.hex_length}x}"
+        other = f"{int(example, 16) ^ 1:0{HEX_LENGTHS[name]}x}"
         one_bit = algorithm.compare(example, other)
         assert one_bit.distance == 1
         assert one_bit.match is (algorithm.threshold >= 1)
     with pytest.raises(KeyError, match="known"):
-        get_algorithm("sha1")
+        get_signal("sha1")
 
 
 def test_registry_hashes_images_and_bytes() -> None:
     path = PDQ_DATA / "bridge-mods" / "aaa-orig.jpg"
     image = open_image(path)
     for name in ("pdq", "phash", "dhash", "ahash", "whash"):
-        algorithm = get_algorithm(name)
-        assert algorithm.perceptual
+        algorithm = get_signal(name)
+        assert algorithm.algorithm.perceptual
         assert algorithm.hash_image(image) == EXAMPLES[name]
         with pytest.raises(TypeError):
             algorithm.hash_bytes(b"")
     data = path.read_bytes()
     for name in ("md5", "sha256"):
-        algorithm = get_algorithm(name)
-        assert not algorithm.perceptual
+        algorithm = get_signal(name)
+        assert not algorithm.algorithm.perceptual
         assert algorithm.hash_bytes(data) == EXAMPLES[name]
         with pytest.raises(TypeError):
             algorithm.hash_image(image)

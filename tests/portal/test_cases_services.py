@@ -9,8 +9,8 @@ from django.test import override_settings
 from django.utils import timezone
 
 from portal.cases import services
-from portal.cases.feed import feed_position_current
 from portal.cases.models import Case, SubmittedHash
+from portal.cases.positions import feed_head
 from portal.exceptions import ApplicationError
 from tests.factories import SubmittedItemFactory, case_with_items
 
@@ -36,16 +36,16 @@ def test_pin_is_stored_only_as_an_argon2_hash():
 
 
 def test_each_hash_takes_the_next_feed_position():
-    before = feed_position_current()
+    before = feed_head()
     created = case_with_items(3)
     seqs = list(created.case.hashes.order_by("feed_seq").values_list("feed_seq", flat=True))
     assert seqs == list(range(before + 1, before + 1 + 12))
-    assert feed_position_current() == before + 12
+    assert feed_head() == before + 12
 
 
 def test_withdrawing_a_case_moves_its_hashes_to_new_feed_positions_as_removals():
     created = case_with_items(2)
-    high_water = feed_position_current()
+    high_water = feed_head()
     removed = services.case_withdraw(case=created.case)
     assert removed == 8
     case = Case.objects.get(pk=created.case.pk)
@@ -84,12 +84,12 @@ def test_closed_case_accepts_no_more_hashes():
     ],
 )
 def test_malformed_hashes_are_refused_and_nothing_is_stored(hashes, code):
-    before = (Case.objects.count(), SubmittedHash.objects.count(), feed_position_current())
+    before = (Case.objects.count(), SubmittedHash.objects.count(), feed_head())
     item = services.SubmittedItem(media_kind="image", hashes=hashes)
     with pytest.raises(ApplicationError) as error:
         services.case_create(items=[item])
     assert error.value.code == code
-    assert (Case.objects.count(), SubmittedHash.objects.count(), feed_position_current()) == before
+    assert (Case.objects.count(), SubmittedHash.objects.count(), feed_head()) == before
 
 
 def test_expired_cases_leave_the_feed():

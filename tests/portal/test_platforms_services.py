@@ -3,7 +3,7 @@
 import pytest
 
 from portal.exceptions import ApplicationError
-from portal.platforms import services
+from portal.platforms import pseudonyms, services
 from portal.platforms.models import ApiKey
 
 pytestmark = pytest.mark.django_db
@@ -50,12 +50,7 @@ def test_duplicate_platform_names_are_refused():
 def test_pseudonymous_case_ids_differ_between_platforms_and_are_stable():
     a = services.platform_create(name="A").platform
     b = services.platform_create(name="B").platform
-    assert services.pseudonymous_case_id(platform=a, case_id=7) == services.pseudonymous_case_id(
-        platform=a, case_id=7
-    )
-    assert services.pseudonymous_case_id(platform=a, case_id=7) != services.pseudonymous_case_id(
-        platform=b, case_id=7
-    )
-    assert services.pseudonymous_case_id(platform=a, case_id=7) != services.pseudonymous_case_id(
-        platform=a, case_id=8
-    )
+    pseudonym = pseudonyms.pseudonymous_case_id
+    assert pseudonym(platform=a, case_id=7) == pseudonym(platform=a, case_id=7)
+    assert pseudonym(platform=a, case_id=7) != pseudonym(platform=b, case_id=7)
+    assert pseudonym(platform=a, case_id=7) != pseudonym(platform=a, case_id=8)

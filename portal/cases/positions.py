@@ -12,13 +12,38 @@ serialisation.
 
 Call `feed_positions_allocate` as late as possible in a transaction: writers of
 the feed queue behind the lock until the holder commits.
+
+Whoever needs to hear of new positions (the webhook dispatcher in
+portal/platforms) registers a listener at start-up with
+`feed_listener_register`; listeners run once the allocating transaction has
+committed, so this app knows nothing of who listens.
 """
+
+import logging
+from collections.abc import Callable
 
 from django.db import transaction
 
 from portal.cases.models import FeedCounter
 
 _COUNTER_ID = 1
+_listeners: list[Callable[[], None]] = []
+logger = logging.getLogger(__name__)
+
+
+def feed_listener_register(listener: Callable[[], None]) -> None:
+    """Call `listener()` after every commit that allocated feed positions (idempotent)."""
+    if listener not in _listeners:
+        _listeners.append(listener)
+
+
+def _listeners_notify() -> None:
+    for listener in list(_listeners):
+        # A listener's failure must never fail the write that committed already.
+        try:
+            listener()
+        except Exception:
+            logger.exception("feed listener %s failed", getattr(listener, "__name__", listener))
 
 
 def feed_positions_allocate(*, count: int) -> range:
@@ -32,10 +57,15 @@ def feed_positions_allocate(*, count: int) -> range:
     first = counter.last_seq + 1
     counter.last_seq += count
     counter.save(update_fields=["last_seq"])
+    transaction.on_commit(_listeners_notify)
     return range(first, first + count)
 
 
-def feed_position_current() -> int:
-    """The last feed position handed out (0 when the feed is empty)."""
+def feed_head() -> int:
+    """The newest feed position handed out (0 when the feed is empty).
+
+    Read it before reading rows: every position up to it is committed or was
+    rolled back and never used, so rows at or below it can be served in order.
+    """
     counter = FeedCounter.objects.filter(pk=_COUNTER_ID).first()
     return counter.last_seq if counter else 0

@@ -1,0 +1,1 @@
+"""Helpers shared by the tests: factories, platform clients, contracts, services."""
