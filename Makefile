@@ -25,6 +25,9 @@ $(VENV)/.installed-dev: pyproject.toml integrations/pytx/pyproject.toml | $(BIN)
 	$(BIN)/pip install -q -e '.[dev]'
 	# Our python-threatexchange extension, which the CLI tests load (tests/integrations).
 	$(BIN)/pip install -q -e integrations/pytx
+	# Meta's vPDQ reference for the video parity tests and bench (not a runtime dependency).
+	# Built from source against FFmpeg's libav* development packages: `make check-system`.
+	$(BIN)/pip install -q --no-binary vpdq 'vpdq==0.2.5'
 	$(BIN)/python -c "import hashing; hashing.warm_up()"  # compile + cache the hashing kernels once
 	touch $@ $(VENV)/.installed
 
@@ -51,5 +54,5 @@ fmt: install-dev ## Format the code
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: install-dev check-system lint typecheck ## Lint, then the whole suite on throw-away PostgreSQL + Redis
+test: check-system install-dev lint typecheck ## Lint, then the whole suite on throw-away PostgreSQL + Redis
 	PATH="$(CURDIR)/$(BIN):$$PATH" scripts/with-services $(BIN)/pytest $(PYTEST_ARGS)
