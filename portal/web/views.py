@@ -2,8 +2,9 @@
 
 Privacy by construction: the pages that hash run `hashing/js` in a Web Worker
 and post only hashes. The one path that receives files (server-side hashing,
-with explicit consent) reads them in memory, hashes them and drops them; see
-`upload`.
+with explicit consent) hands them to `portal.cases.server_hashing`, which reads
+them in memory, hashes them and drops them. Sign-in, recovery and their
+lock-outs are services too (`portal.cases.sign_in`): views validate and render.
 """
 
 import json
@@ -18,17 +19,16 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.crypto import salted_hmac
 from django.utils.decorators import method_decorator
 from django.utils.formats import date_format
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 import hashing
-from portal.cases import selectors, services, throttling
+from portal.cases import selectors, server_hashing, services, sign_in, throttling
 from portal.cases.models import Case, Organisation
 from portal.exceptions import ApplicationError
 from portal.platforms.selectors import case_distribution
@@ -72,18 +72,13 @@ def _client(request: HttpRequest) -> str:
     return throttling.client_key(ip=ip)
 
 
-def _case_check(case: Case) -> str:
-    # Ties the session to the PIN it was opened with: a PIN reset ends it.
-    return salted_hmac("takeback.case-session", case.pin_hash).hexdigest()
-
-
 def _session_case(request: HttpRequest) -> Case | None:
     pk = request.session.get(SESSION_CASE)
     if pk is None:
         return None
     case = Case.objects.filter(pk=pk).first()
     check = request.session.get(SESSION_CASE_CHECK, "")
-    if case is None or not throttling.constant_time_equal(check, _case_check(case)):
+    if case is None or not sign_in.case_session_valid(case=case, check=check):
         request.session.pop(SESSION_CASE, None)
         request.session.pop(SESSION_CASE_CHECK, None)
         return None
@@ -202,31 +197,6 @@ def submit_hashes(request: HttpRequest) -> JsonResponse:
 # Server-side hashing, for when the browser can't ---------------------------------
 
 
-@sensitive_variables("data", "record")
-def _hash_in_memory(upload: Any) -> services.SubmittedItem:
-    """Hash one uploaded file held in memory, then drop its bytes.
-
-    The upload handler is MemoryFileUploadHandler only (settings UPLOADS), so
-    the bytes never touch a disk; they are never logged, and
-    sensitive_variables keeps them out of error reports.
-    """
-    try:
-        data = upload.read()
-    finally:
-        upload.close()
-    try:
-        record = hashing.hash_bytes(data)
-    except hashing.HashingError:
-        raise
-    except Exception:
-        # An unexpected failure must not carry the bytes into a traceback, a
-        # log line or an error report: report it as a plain hashing error.
-        raise hashing.HashingError() from None
-    finally:
-        del data
-    return services.item_from_record(record=record)
-
-
 @sensitive_post_parameters()
 @require_http_methods(["GET", "POST"])
 def upload(request: HttpRequest, *, add: bool = False) -> HttpResponse:
@@ -247,12 +217,12 @@ def upload(request: HttpRequest, *, add: bool = False) -> HttpResponse:
         )
     elif request.method == "POST" and form.is_valid():
         items = []
-        for number, file in enumerate(form.cleaned_data["files"], start=1):
-            try:
-                items.append(_hash_in_memory(file))
-            except hashing.HashingError as error:
-                message = HASHING_MESSAGES.get(type(error), _("This file could not be hashed."))
-                errors.append(_("File %(n)d: %(message)s") % {"n": number, "message": message})
+        for outcome in server_hashing.uploads_hash(form.cleaned_data["files"]):
+            if outcome.item is not None:
+                items.append(outcome.item)
+                continue
+            message = HASHING_MESSAGES.get(type(outcome.error), _("This file could not be hashed."))
+            errors.append(_("File %(n)d: %(message)s") % {"n": outcome.number, "message": message})
         if not errors:
             try:
                 if case is not None:
@@ -306,27 +276,22 @@ def status_login(request: HttpRequest) -> HttpResponse:
     form = forms.CaseLoginForm(request.POST or None)
     error = lockout = None
     if request.method == "POST" and form.is_valid():
-        number, pin = form.cleaned_data["number"], form.cleaned_data["pin"]
-        scope = {"action": "pin", "number": number, "client": _client(request)}
-        lockout = throttling.secret_lockout_check(**scope)
-        if lockout is not None:
-            error = _lockout_message(lockout)
-        else:
-            case = services.case_authenticate(number=number, pin=pin)
-            if case is None:
-                throttling.secret_failure_record(**scope)
-                lockout = throttling.secret_lockout_check(**scope)
-                error = (
-                    _lockout_message(lockout)
-                    if lockout
-                    else _("That case number and PIN don't match. Please check them and try again.")
-                )
-            else:
-                throttling.secret_success_record(**scope)
-                request.session.cycle_key()
-                request.session[SESSION_CASE] = case.pk
-                request.session[SESSION_CASE_CHECK] = _case_check(case)
-                return redirect("web:status")
+        result = sign_in.case_sign_in(
+            number=form.cleaned_data["number"],
+            pin=form.cleaned_data["pin"],
+            client=_client(request),
+        )
+        lockout = result.lockout
+        if result.case is not None:
+            request.session.cycle_key()
+            request.session[SESSION_CASE] = result.case.pk
+            request.session[SESSION_CASE_CHECK] = sign_in.case_session_check(case=result.case)
+            return redirect("web:status")
+        error = (
+            _lockout_message(lockout)
+            if lockout
+            else _("That case number and PIN don't match. Please check them and try again.")
+        )
     locked = error is not None and lockout is not None
     return render(
         request, "web/status_login.html", {"form": form, "error": error, "locked": locked}
@@ -430,33 +395,28 @@ def recover(request: HttpRequest) -> HttpResponse:
     form = forms.RecoveryForm(request.POST or None)
     error = None
     if request.method == "POST" and form.is_valid():
-        number = form.cleaned_data["number"]
-        scope = {"action": "recovery", "number": number, "client": _client(request)}
-        lockout = throttling.secret_lockout_check(**scope)
-        if lockout is not None:
-            error = _lockout_message(lockout)
-        else:
-            created = services.case_pin_reset(
-                number=number, recovery_code=form.cleaned_data["recovery_code"]
+        result = sign_in.case_recover(
+            number=form.cleaned_data["number"],
+            recovery_code=form.cleaned_data["recovery_code"],
+            client=_client(request),
+        )
+        if result.lockout is not None:
+            error = _lockout_message(result.lockout)
+        elif result.created is None:
+            error = _(
+                "That case number and recovery code don't match. Please check them and try again."
             )
-            if created is None:
-                throttling.secret_failure_record(**scope)
-                error = _(
-                    "That case number and recovery code don't match. Please check them and "
-                    "try again."
-                )
-            else:
-                throttling.secret_success_record(**scope)
-                return render(
-                    request,
-                    "web/created.html",
-                    {
-                        "created": created,
-                        "expires_on": _expiry(created.case),
-                        "reset": True,
-                        "strings": submit_page_strings(),
-                    },
-                )
+        else:
+            return render(
+                request,
+                "web/created.html",
+                {
+                    "created": result.created,
+                    "expires_on": _expiry(result.created.case),
+                    "reset": True,
+                    "strings": submit_page_strings(),
+                },
+            )
     return render(request, "web/recover.html", {"form": form, "error": error})
 
 
@@ -470,12 +430,11 @@ class OrgLoginView(auth_views.LoginView):
     template_name = "web/org_login.html"
     redirect_authenticated_user = True
 
-    def _scope(self) -> dict[str, str]:
-        username = self.request.POST.get("username", "")[:150]
-        return {"action": "staff", "number": username, "client": _client(self.request)}
+    def _who(self) -> dict[str, str]:
+        return {"username": self.request.POST.get("username", ""), "client": _client(self.request)}
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        lockout = throttling.secret_lockout_check(**self._scope())
+        lockout = sign_in.staff_sign_in_lockout(**self._who())
         if lockout is not None:
             form = self.get_form()
             form.errors.clear()
@@ -484,7 +443,7 @@ class OrgLoginView(auth_views.LoginView):
         return super().post(request, *args, **kwargs)
 
     def form_invalid(self, form: Any) -> HttpResponse:
-        throttling.secret_failure_record(**self._scope())
+        sign_in.staff_sign_in_failed(**self._who())
         return super().form_invalid(form)
 
 
