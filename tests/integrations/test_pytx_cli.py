@@ -30,6 +30,7 @@ from portal.platforms import services as platforms
 from portal.platforms.models import Platform
 from portal.platforms.selectors import case_distribution
 from tests.conftest import require_service
+from tests.integrations import PYTX_MISSING, pytx_installed
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -98,6 +99,7 @@ def test_withdrawal_unblocks_through_our_extension_but_not_through_stock_stopnci
     live_server, tmp_path
 ):
     require_service(THREATEXCHANGE.is_file(), f"the threatexchange CLI at {THREATEXCHANGE}")
+    require_service(pytx_installed(), PYTX_MISSING)
     native = platforms.platform_create(name="Native Social")  # follows /api/v1 via our extension
     stock = platforms.platform_create(name="Stock Social")  # pytx's own StopNCII adapter
 

@@ -5,20 +5,25 @@ the CLI test (test_pytx_cli.py) exercises end to end.
 """
 
 import pytest
-from threatexchange.exchanges import fetch_state as state
-from threatexchange.exchanges.auth import SignalExchangeAPIInvalidAuthException
-from threatexchange.signal_type.md5 import VideoMD5Signal
-from threatexchange.signal_type.pdq.signal import PdqSignal
-from threatexchange.signal_type.sha256 import VideoSHA256Signal
 
-from takeback_pytx import (
+from tests.integrations import require_pytx_module
+
+require_pytx_module()
+
+from threatexchange.exchanges import fetch_state as state  # noqa: E402
+from threatexchange.exchanges.auth import SignalExchangeAPIInvalidAuthException  # noqa: E402
+from threatexchange.signal_type.md5 import VideoMD5Signal  # noqa: E402
+from threatexchange.signal_type.pdq.signal import PdqSignal  # noqa: E402
+from threatexchange.signal_type.sha256 import VideoSHA256Signal  # noqa: E402
+
+from takeback_pytx import (  # noqa: E402
     TX_MANIFEST,
     TakebackCheckpoint,
     TakebackCollabConfig,
     TakebackCredentials,
     TakebackSignalExchangeAPI,
 )
-from takeback_pytx.client import FeedPage, api_root
+from takeback_pytx.client import FeedPage, api_root  # noqa: E402
 
 PDQ_A = "a" * 64
 PDQ_B = "b" * 64
