@@ -72,6 +72,9 @@ DELTA_SHIFT = 9
 _MAX_RADIUS = 3
 # Candidates are gathered in batches of this many before their hashes are read.
 _CANDIDATE_BATCH = 4096
+# Two-slot bucket markers: an empty slot; a second slot pointing into the spill array.
+_EMPTY = 0xFFFFFFFF
+_SPILLED = 0x80000000
 # query_many splits a batch over threads only when each thread gets at least this many.
 _MIN_QUERIES_PER_THREAD = 32
 
@@ -220,6 +223,19 @@ if AVAILABLE:
     def _verify(q, limit, hashes, alive, candidates, count, out_rows, out_dist, pos):  # type: ignore[no-untyped-def]
         """Finish the gathered candidate rows: keep live ones within ``limit``."""
         words = hashes.shape[1]
+        if words == 4:  # PDQ and SHA-256: unrolled, the needle in registers
+            q0, q1, q2, q3 = q[0], q[1], q[2], q[3]
+            for i in range(count):
+                row = candidates[i]
+                d = (
+                    _popcount(hashes[row, 0] ^ q0)
+                    + _popcount(hashes[row, 1] ^ q1)
+                    + _popcount(hashes[row, 2] ^ q2)
+                    + _popcount(hashes[row, 3] ^ q3)
+                )
+                if d <= limit and alive[row]:
+                    pos = _emit(out_rows, out_dist, pos, row, d)
+            return pos
         for i in range(count):
             row = candidates[i]
             d = 0
@@ -266,32 +282,36 @@ if AVAILABLE:
             key = _chunk_key(q, meta[0, c], meta[1, c])
             probes = _ball(key, meta[1, c], meta[2, c], keys[0])
             base = meta[3, c]
-            # Read every probed bucket's bounds first: these loads do not wait on each
-            # other (nor on the unpredictable bucket loops below), so they overlap.
-            for p in range(probes):
-                slot = base + keys[0, p]
-                keys[0, p] = offsets[slot]
-                keys[1, p] = offsets[slot + 1]
-            for p in range(probes):
-                first = keys[0, p]
-                last = keys[1, p]
-                if inline:
-                    # 64-bit hashes sit in the bucket itself: read in order, no row lookup.
-                    for j in range(first, last):
+            if inline:
+                # CSR buckets holding the 64-bit hashes themselves: read in order.
+                for p in range(probes):
+                    slot = base + keys[0, p]
+                    keys[0, p] = offsets[slot]
+                    keys[1, p] = offsets[slot + 1]
+                for p in range(probes):
+                    for j in range(keys[0, p], keys[1, p]):
                         d = _popcount(table[c, j] ^ q[0])
                         if d <= limit:
                             row = np.int64(rows[c, j])
                             if alive[row]:
                                 pos = _emit(out_rows, out_dist, pos, row, d)
-                elif last - first <= 2:
-                    # Most buckets hold 0-2 rows: copy two without a data-dependent loop
-                    # (the table has two columns of padding).
-                    candidates[count] = table[c, first]
-                    candidates[count + 1] = table[c, first + 1]
-                    count += last - first
-                else:
-                    for j in range(first, last):
-                        candidates[count] = table[c, j]
+                continue
+            # Two-slot buckets. Read every probed bucket first: these loads do not wait
+            # on each other nor on the (rare) overflow branch below, so they overlap.
+            for p in range(probes):
+                slot = base + 2 * keys[0, p]
+                keys[0, p] = offsets[slot]
+                keys[1, p] = offsets[slot + 1]
+            for p in range(probes):
+                first = keys[0, p]
+                second = keys[1, p]
+                candidates[count] = first
+                candidates[count + 1] = second
+                count += (first != _EMPTY) + (second < _SPILLED)
+                if second >= _SPILLED and second != _EMPTY:
+                    spilled = second - _SPILLED
+                    for j in range(spilled + 1, spilled + 1 + table[0, spilled]):
+                        candidates[count] = table[0, j]
                         count += 1
                         if count >= room:
                             pos = _verify(
@@ -360,6 +380,27 @@ if AVAILABLE:
             key = _chunk_key(hashes[row], start, width)
             rows[fill[key]] = row
             fill[key] += 1
+
+    @_jit()
+    def _fill_slots(offsets, rows, slots, spill, spilled):  # type: ignore[no-untyped-def]
+        """Two-slot buckets from one CSR table; returns the new end of ``spill``.
+
+        A bucket of k rows is [row, row] (k = 2), [row, EMPTY] (k = 1), [EMPTY, EMPTY]
+        (k = 0) or [row, SPILLED + s] with ``spill[s] = k - 1`` followed by the others.
+        """
+        for key in range(offsets.shape[0] - 1):
+            first = offsets[key]
+            size = offsets[key + 1] - first
+            slots[2 * key] = rows[first] if size >= 1 else _EMPTY
+            if size <= 2:
+                slots[2 * key + 1] = rows[first + 1] if size == 2 else _EMPTY
+            else:
+                slots[2 * key + 1] = _SPILLED + spilled
+                spill[spilled] = size - 1
+                for j in range(1, size):
+                    spill[spilled + j] = rows[first + j]
+                spilled += size
+        return spilled
 
 
 @dataclass
@@ -615,25 +656,39 @@ class HashIndex:
     def _build_tables(self, count: int) -> _Tables:
         inline = self.words == 1
         plan = plan_chunks(self.words * 64, self.planned_distance, count, inline=inline)
-        sizes = [(1 << chunk.width) + 1 for chunk in plan]
-        bases = [0, *itertools.accumulate(sizes)][:-1]
-        offsets = np.empty(sum(sizes), dtype=np.uint32)
+        keys = [1 << chunk.width for chunk in plan]
+        order = np.empty(count, dtype=np.uint32)
         if inline:
+            # CSR per chunk: offsets, then the bucket entries' hashes and row numbers.
+            sizes = [k + 1 for k in keys]
+            bases = [0, *itertools.accumulate(sizes)][:-1]
+            offsets = np.empty(sum(sizes), dtype=np.uint32)
             table = np.empty((len(plan), count), dtype=np.uint64)
             rows = np.empty((len(plan), count), dtype=np.uint32)
-        else:
-            table = np.zeros((len(plan), count + 2), dtype=np.uint32)
-            rows = np.empty((len(plan), 0), dtype=np.uint32)
-        order = np.empty(count, dtype=np.uint32)
-        for c, chunk in enumerate(plan):
-            span = offsets[bases[c] : bases[c] + sizes[c]]
-            _build_chunk(self._hashes, count, chunk.start, chunk.width, span, order)
-            if inline:
+            for c, chunk in enumerate(plan):
+                span = offsets[bases[c] : bases[c] + sizes[c]]
+                _build_chunk(self._hashes, count, chunk.start, chunk.width, span, order)
                 np.take(self._hashes[:, 0], order, out=table[c])
                 rows[c] = order
-            else:
-                table[c, :count] = order
-        return _Tables(plan=plan, bases=bases, offsets=offsets, table=table, rows=rows)
+            return _Tables(plan=plan, bases=bases, offsets=offsets, table=table, rows=rows)
+        # Two-slot buckets per chunk (``offsets``) and one spill array (``table``).
+        bases = [0, *itertools.accumulate(2 * k for k in keys)][:-1]
+        slots = np.empty(2 * sum(keys), dtype=np.uint32)
+        spill = np.empty(len(plan) * count + 1, dtype=np.uint32)
+        spilled = 0
+        csr = np.empty(max(keys) + 1, dtype=np.uint32)
+        for c, chunk in enumerate(plan):
+            span = csr[: keys[c] + 1]
+            _build_chunk(self._hashes, count, chunk.start, chunk.width, span, order)
+            bucket_slots = slots[bases[c] : bases[c] + 2 * keys[c]]
+            spilled = _fill_slots(span, order, bucket_slots, spill, spilled)
+        return _Tables(
+            plan=plan,
+            bases=bases,
+            offsets=slots,
+            table=spill[None, :spilled].copy(),  # 2-D like the 64-bit tables
+            rows=np.empty((len(plan), 0), dtype=np.uint32),
+        )
 
     def _scratch_arrays(self, results: int) -> list[npt.NDArray[Any]]:
         """Work buffers of one caller: ball keys, candidates, needle, hits."""
