@@ -4,6 +4,8 @@ A fake client serves feed pages, so these run in milliseconds and pin the behavi
 the CLI test (test_pytx_cli.py) exercises end to end.
 """
 
+import pickle
+
 import pytest
 
 from tests.integrations import require_pytx_module
@@ -15,12 +17,14 @@ from threatexchange.exchanges.auth import SignalExchangeAPIInvalidAuthException 
 from threatexchange.signal_type.md5 import VideoMD5Signal  # noqa: E402
 from threatexchange.signal_type.pdq.signal import PdqSignal  # noqa: E402
 from threatexchange.signal_type.sha256 import VideoSHA256Signal  # noqa: E402
+from threatexchange.utils import dataclass_json  # noqa: E402
 
 from takeback_pytx import (  # noqa: E402
     TX_MANIFEST,
     TakebackCheckpoint,
     TakebackCollabConfig,
     TakebackCredentials,
+    TakebackRecord,
     TakebackSignalExchangeAPI,
 )
 from takeback_pytx.client import FeedPage, api_root  # noqa: E402
@@ -222,3 +226,16 @@ def test_report_opinion_and_report_seen_send_feedback_outcomes():
     api.client.feedback = lambda reports: [{**reports[0], "status": "unknown_hash"}]
     with pytest.raises(ValueError, match="unknown_hash"):
         api.report_seen(PdqSignal, PDQ_B)
+
+
+def test_checkpoint_and_credentials_survive_hmas_json_storage_and_records_pickle():
+    # HMA keeps checkpoints and credentials as JSON through pytx's dataclass_json,
+    # and pickles fetched records; the CLI pickles the whole fetched state.
+    checkpoint = TakebackCheckpoint(cursor="c9", position=9, update_time=1, etag='W/"x"')
+    as_json = dataclass_json.dataclass_dump_dict(checkpoint)
+    assert dataclass_json.dataclass_load_dict(as_json, TakebackCheckpoint) == checkpoint
+    creds = TakebackCredentials(api_key="tb_x", base_url="https://takeback.example")
+    as_json = dataclass_json.dataclass_dump_dict(creds)
+    assert dataclass_json.dataclass_load_dict(as_json, TakebackCredentials) == creds
+    record = TakebackRecord.from_entry(entry(1, PDQ_A, blocked=1))
+    assert pickle.loads(pickle.dumps(record)) == record  # noqa: S301 - our own bytes
