@@ -7,7 +7,8 @@ PORT ?= 8000
 export TAKEBACK_VAR_DIR ?= $(CURDIR)/var
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint typecheck fmt check-system install install-dev
+NODE_TOOLS := node_modules/.installed
+.PHONY: help run test lint typecheck fmt check-system install install-dev wasm
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-12s %s\n", $$1, $$2}'
@@ -31,6 +32,11 @@ $(VENV)/.installed-dev: pyproject.toml integrations/pytx/pyproject.toml | $(BIN)
 	$(BIN)/python -c "import hashing; hashing.warm_up()"  # compile + cache the hashing kernels once
 	touch $@ $(VENV)/.installed
 
+# Development JavaScript tools, pinned in package.json / package-lock.json (never shipped).
+$(NODE_TOOLS): package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	touch $@
+
 install: $(VENV)/.installed ## Install the app into .venv
 
 install-dev: $(VENV)/.installed-dev ## Install the app and test tools into .venv
@@ -43,9 +49,13 @@ run: install ## Serve the whole app on the embedded default at http://127.0.0.1:
 check-system: ## Install missing system packages (PostgreSQL, Redis, Chromium) with apt
 	scripts/install-system-packages
 
-lint: install-dev ## Ruff lint and format check
+lint: install-dev ## Ruff lint and format check, JavaScript syntax check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	scripts/check-js
+
+wasm: $(NODE_TOOLS) ## Rebuild hashing/js/kernels.wasm.js from wasm/kernels.wat (pinned wabt)
+	node hashing/js/wasm/build.mjs
 
 typecheck: install-dev ## mypy, strict on hashing/
 	$(BIN)/mypy
@@ -54,5 +64,5 @@ fmt: install-dev ## Format the code
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: check-system install-dev lint typecheck ## Lint, then the whole suite on throw-away PostgreSQL + Redis
+test: check-system install-dev $(NODE_TOOLS) lint typecheck ## Lint, then the whole suite on throw-away PostgreSQL + Redis
 	PATH="$(CURDIR)/$(BIN):$$PATH" scripts/with-services $(BIN)/pytest $(PYTEST_ARGS)
