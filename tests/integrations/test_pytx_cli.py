@@ -188,6 +188,7 @@ def test_withdrawal_unblocks_through_our_extension_but_not_through_stock_stopnci
     }
     # Not for want of a removal: the exchange sends the photo's hash as Withdrawn, and
     # the stock adapter turns that record into a signal to keep instead of a deletion.
+    # (Imported here so that the module collects, and skips, without threatexchange.)
     from threatexchange.exchanges.clients.stopncii import api as stopncii_api
     from threatexchange.exchanges.impl import stop_ncii_api
 
