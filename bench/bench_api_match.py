@@ -46,7 +46,7 @@ def main() -> None:
     from portal.cases.positions import feed_positions_allocate
     from portal.platforms import matching
     from portal.platforms.services import platform_create
-    from tests.factories import case_with_items, random_pdq
+    from tests.support.factories import case_with_items, random_pdq
 
     def insert(case, values):
         with transaction.atomic():

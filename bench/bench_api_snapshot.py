@@ -40,7 +40,7 @@ def main() -> None:
     from portal.cases.models import SubmittedHash
     from portal.cases.positions import feed_positions_allocate
     from portal.platforms.services import platform_create
-    from tests.factories import case_with_items, random_pdq
+    from tests.support.factories import case_with_items, random_pdq
 
     setup_test_environment()
     old_name = connection.settings_dict["NAME"]

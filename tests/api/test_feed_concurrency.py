@@ -19,7 +19,7 @@ from rest_framework.test import APIClient
 from portal.cases import services as case_services
 from portal.cases.models import Case, SubmittedHash
 from portal.platforms import services
-from tests.factories import SubmittedItemFactory
+from tests.support.factories import SubmittedItemFactory
 
 WRITERS = 8
 CASES_PER_WRITER = 12

@@ -13,7 +13,7 @@ from portal.cases.models import SubmittedHash
 from portal.cases.services import SubmittedItem
 from portal.platforms.models import HashFeedback
 from tests.api.conftest import assert_error, platform_client
-from tests.factories import case_with_items, random_pdq
+from tests.support.factories import case_with_items, random_pdq
 
 pytestmark = pytest.mark.django_db
 

@@ -15,7 +15,7 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
 from portal.platforms import services
-from tests.factories import case_with_items
+from tests.support.factories import case_with_items
 
 EXAMPLES = 25
 

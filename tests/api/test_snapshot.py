@@ -15,7 +15,7 @@ from portal.cases.models import Case, SubmittedHash
 from portal.cases.positions import feed_positions_allocate
 from portal.platforms.models import Platform
 from tests.api.conftest import assert_error
-from tests.factories import case_with_items, random_pdq
+from tests.support.factories import case_with_items, random_pdq
 
 pytestmark = pytest.mark.django_db
 

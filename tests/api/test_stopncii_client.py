@@ -27,7 +27,7 @@ from portal.platforms.models import Decoy, Platform
 from portal.platforms.selectors import case_distribution
 from portal.platforms.services import SCOPE_STOPNCII
 from portal.platforms.stopncii import SCOPE_STOPNCII_SUBMIT
-from tests.factories import SubmittedItemFactory, random_pdq
+from tests.support.factories import SubmittedItemFactory, random_pdq
 
 if importlib.util.find_spec("threatexchange") is None:
     # Installed apart from the dev extra (see pyproject.toml); missing under CI is a failure.

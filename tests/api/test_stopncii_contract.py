@@ -22,7 +22,7 @@ from portal.platforms.models import Decoy, HashFeedback, Platform
 from portal.platforms.services import SCOPE_STOPNCII
 from portal.platforms.stopncii import SCOPE_STOPNCII_SUBMIT
 from tests.api.conftest import assert_error
-from tests.factories import SubmittedItemFactory, random_pdq
+from tests.support.factories import SubmittedItemFactory, random_pdq
 
 pytestmark = pytest.mark.django_db
 

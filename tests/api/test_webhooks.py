@@ -11,7 +11,7 @@ from portal.cases import services as case_services
 from portal.platforms import tasks, webhooks
 from portal.platforms.models import WebhookDelivery, WebhookEndpoint
 from tests.api.conftest import assert_error, platform_client
-from tests.factories import case_with_items
+from tests.support.factories import case_with_items
 
 pytestmark = pytest.mark.django_db
 

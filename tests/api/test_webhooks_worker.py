@@ -19,7 +19,7 @@ from portal.platforms.feed import feed_head, feed_served_record
 from portal.platforms.models import Platform, WebhookDelivery
 from portal.platforms.services import platform_create
 from tests.conftest import free_port
-from tests.factories import case_with_items
+from tests.support.factories import case_with_items
 
 # The worker process is started (once per session) with the environment of the
 # test process: a 1 s backoff base keeps the retries quick. Set at collection,

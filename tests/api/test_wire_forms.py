@@ -21,7 +21,7 @@ from portal.cases import services as cases
 from portal.platforms import services, webhooks
 from portal.platforms.models import Decoy, WebhookDelivery
 from portal.platforms.snapshot import SNAPSHOT_FIELDS
-from tests.factories import SubmittedItemFactory
+from tests.support.factories import SubmittedItemFactory
 
 
 def _clients(created) -> tuple[APIClient, APIClient]:

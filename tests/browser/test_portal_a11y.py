@@ -18,7 +18,7 @@ from playwright.sync_api import expect
 from portal.cases.models import Organisation
 from tests.browser import test_portal_common as common
 from tests.browser.test_portal_common import DESKTOP, PHONE, eligibility, status_login
-from tests.factories import case_with_items
+from tests.support.factories import case_with_items
 
 pytestmark = [pytest.mark.browser]
 

@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from tests.browser import test_portal_common as common
 from tests.browser.test_portal_common import status_login
-from tests.factories import case_with_items
+from tests.support.factories import case_with_items
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

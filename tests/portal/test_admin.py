@@ -6,7 +6,7 @@ from django.urls import reverse
 from portal.cases.models import Case, SubmittedHash
 from portal.platforms.models import ApiKey, Platform
 from portal.platforms.services import platform_create
-from tests.factories import case_with_items
+from tests.support.factories import case_with_items
 
 pytestmark = pytest.mark.django_db
 

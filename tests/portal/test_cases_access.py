@@ -6,11 +6,10 @@ import pytest
 from django.core.cache import cache
 from django.test import override_settings
 
-import hashing
 from portal.cases import services, throttling
 from portal.cases.models import Case
 from portal.exceptions import ApplicationError
-from tests.factories import SubmittedItemFactory, case_with_items
+from tests.support.factories import CaseFactory, SubmittedItemFactory, case_with_items
 
 pytestmark = pytest.mark.django_db
 
@@ -39,7 +38,7 @@ def test_right_pin_opens_the_case_and_wrong_pin_or_number_does_not():
 
 
 def test_recovery_code_sets_a_new_pin_and_the_old_one_stops_working():
-    created = case_with_items(1, with_recovery_code=True)
+    created = CaseFactory(files=1, recoverable=True)
     number = created.case.number
     assert services.case_pin_reset(number=number, recovery_code="wrong") is None
     assert re.fullmatch(r"[0-9A-HJKMNP-TV-Z]{4}(-[0-9A-HJKMNP-TV-Z]{4}){4}", created.recovery_code)
@@ -60,14 +59,14 @@ def test_a_case_without_recovery_code_cannot_be_reset():
 
 @override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.Argon2PasswordHasher"])
 def test_reset_pin_is_stored_with_argon2():
-    created = case_with_items(1, with_recovery_code=True)
+    created = CaseFactory(files=1, recoverable=True)
     reset = services.case_pin_reset(number=created.case.number, recovery_code=created.recovery_code)
     stored = Case.objects.get(pk=created.case.pk).pin_hash
     assert stored.startswith("argon2$") and reset.pin not in stored
 
 
 def test_low_quality_pdq_is_refused_and_nothing_is_stored():
-    item = SubmittedItemFactory.build(pdq_quality=hashing.pdq.PDQ_QUALITY_FLOOR - 1)
+    item = SubmittedItemFactory.build(low_quality=True)
     with pytest.raises(ApplicationError) as error:
         services.case_create(items=[item])
     assert error.value.code == "low_quality"

@@ -5,7 +5,7 @@ from django.contrib.auth import get_user_model
 
 from portal.cases import selectors, services
 from portal.cases.models import Organisation
-from tests.factories import case_with_items
+from tests.support.factories import case_with_items
 
 pytestmark = pytest.mark.django_db
 

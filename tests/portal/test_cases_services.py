@@ -12,7 +12,7 @@ from portal.cases import services
 from portal.cases.models import Case, SubmittedHash
 from portal.cases.positions import feed_head
 from portal.exceptions import ApplicationError
-from tests.factories import SubmittedItemFactory, case_with_items
+from tests.support.factories import SubmittedItemFactory, case_with_items
 
 pytestmark = pytest.mark.django_db
 

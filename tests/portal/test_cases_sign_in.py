@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from portal.cases import server_hashing, sign_in, throttling
-from tests.factories import case_with_items
+from tests.support.factories import CaseFactory, case_with_items
 
 pytestmark = pytest.mark.django_db
 
@@ -34,7 +34,7 @@ def test_right_pin_signs_in_and_wrong_ones_lock_the_case_for_that_client(setting
 
 
 def test_recovery_gives_a_new_pin_and_counts_failures(settings):
-    created = case_with_items(1, with_recovery_code=True)
+    created = CaseFactory(files=1, recoverable=True)
     client = throttling.client_key(ip="203.0.113.10")
     number = created.case.number
     wrong = sign_in.case_recover(number=number, recovery_code="nope", client=client)
@@ -45,7 +45,7 @@ def test_recovery_gives_a_new_pin_and_counts_failures(settings):
 
 
 def test_a_session_check_ends_with_a_pin_reset():
-    created = case_with_items(1, with_recovery_code=True)
+    created = CaseFactory(files=1, recoverable=True)
     check = sign_in.case_session_check(case=created.case)
     assert sign_in.case_session_valid(case=created.case, check=check)
     client = throttling.client_key(ip="203.0.113.11")

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from portal.cases.models import Case
 from portal.cases.tasks import cases_expire_task
-from tests.factories import case_with_items
+from tests.support.factories import case_with_items
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 

@@ -11,7 +11,7 @@ from hashing.distance import bit_count, is_valid_hex
 from portal.platforms import decoys
 from portal.platforms.models import Decoy
 from portal.platforms.services import platform_create
-from tests.factories import case_with_items
+from tests.support.factories import case_with_items
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ from portal.cases import services as case_services
 from portal.platforms.models import HashFeedback, Platform
 from portal.platforms.selectors import case_distribution
 from portal.platforms.services import platform_create
-from tests.factories import case_with_items
+from tests.support.factories import case_with_items
 
 pytestmark = pytest.mark.django_db
 

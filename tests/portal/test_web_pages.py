@@ -10,7 +10,7 @@ from django.test import Client, override_settings
 from django.urls import reverse
 
 from portal.cases.models import Case, Organisation, SubmittedHash
-from tests.factories import SubmittedItemFactory, case_with_items
+from tests.support.factories import CaseFactory, SubmittedItemFactory, case_with_items
 
 pytestmark = pytest.mark.django_db
 
@@ -187,7 +187,7 @@ def test_adding_hashes_to_an_open_case(client):
 
 
 def test_recovery_gives_a_new_pin_once_and_ends_sessions_opened_with_the_old_one(client):
-    created = case_with_items(1, with_recovery_code=True)
+    created = CaseFactory(files=1, recoverable=True)
     _login(client, created.case.number, created.pin)
     other = Client()
     response = other.post(

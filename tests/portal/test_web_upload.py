@@ -12,7 +12,7 @@ from PIL import Image
 
 import hashing
 from portal.cases.models import Case
-from tests.factories import case_with_items
+from tests.support.factories import case_with_items
 
 pytestmark = pytest.mark.django_db
 
