@@ -102,11 +102,15 @@ class TakebackClient:
     def feedback(self, reports: t.Sequence[t.Mapping[str, str]]) -> list[dict[str, str]]:
         """Send reports (`algorithm`, `value`, `outcome`, optional `case_id`); their results."""
         response = self._request("POST", "/feedback", json={"feedback": list(reports)})
-        return response.json()["results"]
+        results: list[dict[str, str]] = response.json()["results"]
+        return results
 
     def acknowledge(self, *, cursor: str) -> dict[str, t.Any]:
         """Tell the server every change up to `cursor` has been applied."""
-        return self._request("POST", "/acknowledge", json={"cursor": cursor}).json()
+        body: dict[str, t.Any] = self._request(
+            "POST", "/acknowledge", json={"cursor": cursor}
+        ).json()
+        return body
 
     def _request(self, method: str, path: str, **kwargs: t.Any) -> requests.Response:
         for attempt in range(THROTTLE_RETRIES + 1):
