@@ -4,9 +4,14 @@ Prints one JSON object per file per line::
 
     {"path", "media": "image", "md5", "sha256", "pdq", "pdq_quality", "phash", "dhash"}
 
+for an image, for a video (MP4/MOV, WebM, MKV, AVI; see ``hashing.video``)::
+
+    {"path", "media": "video", "md5", "sha256", "duration",
+     "vpdq": [{"frame", "timestamp", "pdq", "quality"}, ...]}
+
 or ``{"path", "error": "<clear message>"}`` for a file that cannot be hashed, and exits
 non-zero at the end if any file failed. ``--dihedral`` adds ``"pdq_dihedral"``: the 8 PDQ
-variants of the image (rotations and mirrors) keyed by name.
+variants of the image (rotations and mirrors) keyed by name (images only).
 """
 
 from __future__ import annotations
@@ -28,9 +33,12 @@ EXIT_SOME_FAILED = 1
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m hashing",
-        description="Print PDQ, pHash, dHash, MD5 and SHA-256 of image files as JSON lines.",
+        description=(
+            "Print PDQ, pHash, dHash, MD5 and SHA-256 of image files, and MD5, SHA-256 and "
+            "vPDQ of video files, as JSON lines."
+        ),
     )
-    parser.add_argument("files", nargs="+", metavar="FILE", help="image files to hash")
+    parser.add_argument("files", nargs="+", metavar="FILE", help="image or video files to hash")
     parser.add_argument(
         "--dihedral",
         action="store_true",
@@ -51,6 +59,12 @@ def hash_path(
     """The CLI record for one file (raises ``HashingError`` or ``OSError``)."""
     from hashing._pipeline import record
     from hashing.pdq import pdq_dihedral
+    from hashing.video import SNIFF_BYTES, hash_video, sniff_container
+
+    with open(path, "rb") as handle:
+        head = handle.read(SNIFF_BYTES)
+    if sniff_container(head) is not None:
+        return {"path": path, **hash_video(path).record()}
 
     digests = file_digests(path)
     image = open_image(path, max_pixels=max_pixels)

@@ -255,7 +255,36 @@ def hash_video(
     memory.seek(start)
     digests = file_digests(memory)
     memory.seek(start)
-    return _hash_handle(memory, digests, seconds_per_hash, limits)
+    view = memory if start == 0 else _FromOffset(memory, start)
+    return _hash_handle(view, digests, seconds_per_hash, limits)
+
+
+class _FromOffset(io.RawIOBase):
+    """A seekable file object seen from ``offset`` on (demuxers seek to absolute positions)."""
+
+    def __init__(self, handle: BinaryIO, offset: int) -> None:
+        super().__init__()
+        self._handle = handle
+        self._offset = offset
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._handle.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def seek(self, position: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_SET:
+            position += self._offset
+        return self._handle.seek(position, whence) - self._offset
+
+    def tell(self) -> int:
+        return self._handle.tell() - self._offset
 
 
 def _seekable(source: bytes | bytearray | memoryview | BinaryIO, limits: VideoLimits) -> BinaryIO:
@@ -281,7 +310,10 @@ def _check_bytes(size: int, limits: VideoLimits) -> None:
 
 
 def _hash_handle(
-    handle: BinaryIO, digests: dict[str, str], seconds_per_hash: float, limits: VideoLimits
+    handle: BinaryIO | io.RawIOBase,
+    digests: dict[str, str],
+    seconds_per_hash: float,
+    limits: VideoLimits,
 ) -> VideoHash:
     start = handle.tell()
     demuxer = sniff_container(handle.read(SNIFF_BYTES))
