@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from tests.conftest import ROOT
+from tests.support.services import ROOT
 
 PACKAGES = ("portal", "api", "hashing")
 

@@ -9,7 +9,7 @@ import urllib.request
 
 import pytest
 
-from tests.conftest import ROOT, free_port, require_service, wait_for_port
+from tests.support.services import ROOT, free_port, require_service, wait_for_port
 
 
 @pytest.fixture

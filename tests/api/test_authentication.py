@@ -6,7 +6,7 @@ from rest_framework.test import APIClient
 
 from portal.platforms import services
 from portal.platforms.models import ApiKey
-from tests.api.conftest import assert_error, platform_client
+from tests.support.platforms import assert_error, platform_client
 
 pytestmark = pytest.mark.django_db
 

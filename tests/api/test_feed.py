@@ -7,8 +7,8 @@ from portal.cases import services as case_services
 from portal.cases.models import SubmittedHash
 from portal.platforms.models import Platform
 from portal.platforms.selectors import case_distribution
-from tests.api.conftest import assert_error
 from tests.support.factories import case_with_items
+from tests.support.platforms import assert_error
 
 pytestmark = pytest.mark.django_db
 

@@ -6,8 +6,8 @@ from django.urls import reverse
 from portal.cases import services as case_services
 from portal.platforms.models import HashFeedback, Platform
 from portal.platforms.selectors import case_distribution
-from tests.api.conftest import assert_error, platform_client
 from tests.support.factories import case_with_items
+from tests.support.platforms import assert_error, platform_client
 
 pytestmark = pytest.mark.django_db
 

@@ -12,8 +12,8 @@ from portal.cases import services as case_services
 from portal.cases.models import SubmittedHash
 from portal.cases.services import SubmittedItem
 from portal.platforms.models import HashFeedback
-from tests.api.conftest import assert_error, platform_client
 from tests.support.factories import case_with_items, random_pdq
+from tests.support.platforms import assert_error, platform_client
 
 pytestmark = pytest.mark.django_db
 

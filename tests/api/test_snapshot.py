@@ -14,8 +14,8 @@ from portal.cases import services as case_services
 from portal.cases.models import Case, SubmittedHash
 from portal.cases.positions import feed_positions_allocate
 from portal.platforms.models import Platform
-from tests.api.conftest import assert_error
 from tests.support.factories import case_with_items, random_pdq
+from tests.support.platforms import assert_error
 
 pytestmark = pytest.mark.django_db
 
@@ -118,7 +118,7 @@ def test_bad_snapshot_parameters_are_400(acme, params, field):
 
 
 def test_snapshot_needs_the_feed_scope(db):
-    from tests.api.conftest import platform_client
+    from tests.support.platforms import platform_client
 
     limited = platform_client("No feed", scopes=["match"])
     assert_error(limited.client.get(SNAPSHOT), 403, "insufficient_scope")
@@ -175,7 +175,7 @@ def test_snapshot_stays_consistent_while_cases_commit_mid_download(postgres_data
     """On PostgreSQL the stream runs in its own REPEATABLE READ transaction."""
     import threading
 
-    from tests.api.conftest import platform_client
+    from tests.support.platforms import platform_client
 
     follower = platform_client("Bootstrapper")
     insert_hashes(6_000)

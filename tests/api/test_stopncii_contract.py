@@ -21,8 +21,8 @@ from portal.platforms import services as platforms
 from portal.platforms.models import Decoy, HashFeedback, Platform
 from portal.platforms.services import SCOPE_STOPNCII
 from portal.platforms.stopncii import SCOPE_STOPNCII_SUBMIT
-from tests.api.conftest import assert_error
 from tests.support.factories import SubmittedItemFactory, random_pdq
+from tests.support.platforms import assert_error
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,7 @@ from rest_framework.test import APIClient
 from rest_framework.throttling import ScopedRateThrottle
 
 from portal.platforms import services
-from tests.api.conftest import assert_error
+from tests.support.platforms import assert_error
 
 pytestmark = pytest.mark.django_db
 

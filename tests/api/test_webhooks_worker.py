@@ -18,8 +18,8 @@ from portal.platforms import webhooks
 from portal.platforms.feed import feed_head, feed_served_record
 from portal.platforms.models import Platform, WebhookDelivery
 from portal.platforms.services import platform_create
-from tests.conftest import free_port
 from tests.support.factories import case_with_items
+from tests.support.services import free_port
 
 # The worker process is started (once per session) with the environment of the
 # test process: a 1 s backoff base keeps the retries quick. Set at collection,

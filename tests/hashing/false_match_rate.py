@@ -25,8 +25,8 @@ from hashing import imagehashes
 from hashing.decode import open_image
 from hashing.distance import PDQ_MATCH_THRESHOLD, PHASH_MATCH_THRESHOLD
 from hashing.pdq import pdq_hash
-from tests.hashing.conftest import IMAGEHASH_DIR, PDQ_DATA
 from tests.hashing.synthetic import natural_image
+from tests.support.conformance import IMAGEHASH_DIR, PDQ_DATA
 
 UNRELATED_CONFORMANCE = [
     PDQ_DATA / "bridge-mods" / "aaa-orig.jpg",

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.hashing.conftest import PDQ_DATA, PDQ_DIR, pdq_generated_rows
+from tests.support.conformance import PDQ_DATA, PDQ_DIR, pdq_generated_rows
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -9,7 +9,7 @@ from hashing import hash_image, imagehashes
 from hashing.decode import open_image
 from hashing.distance import bit_count
 from hashing.pdq import pdq_dihedral, pdq_hash, pdq_hash_reference
-from tests.hashing.conftest import (
+from tests.support.conformance import (
     IMAGEHASH_DIR,
     PDQ_DIR,
     PDQ_EXPECTED,

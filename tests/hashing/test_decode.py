@@ -14,7 +14,7 @@ from PIL import Image, ImageOps
 
 from hashing.decode import DEFAULT_MAX_PIXELS, open_image, rgb_pixels
 from hashing.errors import HashingError, ImageTooLarge, UnreadableImage, UnsupportedFormat
-from tests.hashing.conftest import PDQ_DATA
+from tests.support.conformance import PDQ_DATA
 
 
 def _encode(image: Image.Image, fmt: str, **params: object) -> bytes:

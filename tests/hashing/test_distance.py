@@ -21,7 +21,7 @@ from hashing.distance import (
 from hashing.errors import InvalidHash
 from hashing.pdq import PDQ_QUALITY_FLOOR, PdqHash
 from hashing.signals import SIGNALS, get_signal
-from tests.hashing.conftest import PDQ_DATA, PDQ_EXPECTED
+from tests.support.conformance import PDQ_DATA, PDQ_EXPECTED
 
 SHORT256 = [
     line.strip()

@@ -17,9 +17,9 @@ from PIL import Image
 from hashing import _fast
 from hashing.decode import open_image
 from hashing.pdq import bits_to_hex
-from tests.hashing.conftest import conformance_image_paths
 from tests.hashing.synthetic import natural_image
 from tests.hashing.synthetic_bench import bench_jpeg
+from tests.support.conformance import conformance_image_paths
 
 pytestmark = pytest.mark.skipif(not _fast.AVAILABLE, reason="numba is not installed")
 

@@ -3,7 +3,7 @@
 import shutil
 import subprocess
 
-from tests.conftest import ROOT, require_service
+from tests.support.services import ROOT, require_service
 
 BUILD = ROOT / "hashing" / "js" / "wasm" / "build.mjs"
 COMMITTED = ROOT / "hashing" / "js" / "kernels.wasm.js"

@@ -29,8 +29,8 @@ from portal.cases import services as cases
 from portal.platforms import services as platforms
 from portal.platforms.models import Platform
 from portal.platforms.selectors import case_distribution
-from tests.conftest import require_service
 from tests.integrations import PYTX_MISSING, pytx_installed
+from tests.support.services import require_service
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -5,7 +5,7 @@ import gettext
 import re
 from pathlib import Path
 
-from tests.conftest import ROOT
+from tests.support.services import ROOT
 
 LOCALE = ROOT / "portal" / "locale" / "es" / "LC_MESSAGES"
 
