@@ -119,3 +119,31 @@ def test_usage_error_without_files() -> None:
     result = _run()
     assert result.returncode == 2
     assert "FILE" in result.stderr
+
+
+def test_videos_get_the_video_record_and_images_keep_theirs(tmp_path: Path) -> None:
+    from hashing.video import hash_video
+    from tests.hashing.test_video import ORIGINAL, write_clip
+
+    clip = write_clip(ORIGINAL, tmp_path, "clip")
+    damaged = tmp_path / "damaged.mp4"
+    damaged.write_bytes(clip.read_bytes()[:3000])
+    wee = PDQ_DATA / "misc-images" / "wee.jpg"
+    result = _run(clip, wee, damaged)
+    assert result.returncode == 1
+    video, image, broken = _lines(result.stdout)
+    assert list(video) == ["path", "media", "md5", "sha256", "duration", "vpdq"]
+    assert video == {"path": str(clip), **hash_video(clip).record()}
+    assert video["media"] == "video"
+    frames = video["vpdq"]
+    assert isinstance(frames, list) and len(frames) == 6
+    assert frames[1] == {
+        "frame": 30,
+        "timestamp": 1.0,
+        "pdq": frames[1]["pdq"],
+        "quality": 100,
+    }
+    assert image["media"] == "image"
+    assert image["pdq"] == "6227401f601ff4ccafcc9fad4b0d95d371a2eb7265a3285234d228ca94deeb2d"
+    assert set(broken) == {"path", "error"}
+    assert "damaged" in str(broken["error"])
