@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from portal.web import views
+from portal.web import caseworkers, views
 
 app_name = "web"
 
@@ -22,7 +22,7 @@ urlpatterns = [
     path("case/withdraw/", views.case_withdraw, name="case_withdraw"),
     path("case/sign-out/", views.status_logout, name="status_logout"),
     path("case/recover/", views.recover, name="recover"),
-    path("caseworkers/sign-in/", views.OrgLoginView.as_view(), name="org_login"),
-    path("caseworkers/sign-out/", views.org_logout, name="org_logout"),
-    path("caseworkers/", views.org_cases, name="org_cases"),
+    path("caseworkers/sign-in/", caseworkers.OrgLoginView.as_view(), name="org_login"),
+    path("caseworkers/sign-out/", caseworkers.org_logout, name="org_logout"),
+    path("caseworkers/", caseworkers.org_cases, name="org_cases"),
 ]

@@ -13,14 +13,12 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import views as auth_views
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.decorators import method_decorator
 from django.utils.formats import date_format
+from django.utils.functional import Promise
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -33,6 +31,7 @@ from portal.cases.models import Case, Organisation
 from portal.exceptions import ApplicationError
 from portal.platforms.selectors import case_distribution
 from portal.web import forms
+from portal.web.helpers import client_of, lockout_message
 from portal.web.middleware import SESSION_LANGUAGE_KEY
 from portal.web.strings import submit_page_strings
 
@@ -45,7 +44,8 @@ SESSION_CASE_CHECK = "tb_case_check"
 MAX_JSON_BODY = 256 * 1024  # 100 files of hashes are a few tens of kB
 
 # hashing's own messages are English; these are the translated equivalents.
-HASHING_MESSAGES = {
+# Keyed by the type of HashedUpload.error (None only when there was no error).
+HASHING_MESSAGES: dict[type[hashing.HashingError | None], str | Promise] = {
     hashing.UnreadableImage: gettext_lazy(
         "This image is damaged or incomplete and could not be read."
     ),
@@ -58,18 +58,6 @@ HASHING_MESSAGES = {
 
 
 # Helpers ---------------------------------------------------------------------
-
-
-def _client(request: HttpRequest) -> str:
-    """The keyed hash of the client's address (see TAKEBACK_PROXY_COUNT)."""
-    ip = request.META.get("REMOTE_ADDR", "")
-    proxies = settings.TAKEBACK_PROXY_COUNT
-    if proxies:
-        forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
-        forwarded = [a for a in forwarded if a]
-        if len(forwarded) >= proxies:
-            ip = forwarded[-proxies]
-    return throttling.client_key(ip=ip)
 
 
 def _session_case(request: HttpRequest) -> Case | None:
@@ -172,7 +160,7 @@ def submit_hashes(request: HttpRequest) -> JsonResponse:
         payload = _json_body(request)
         items = forms.items_from_payload(payload)
         organisation = _caseworker_organisation(request, payload.get("organisation"))
-        if not throttling.case_creation_allowed(client=_client(request)):
+        if not throttling.case_creation_allowed(client=client_of(request)):
             return _error(_("Too many cases were started from here. Please try later."), 429)
         created = services.case_create(
             items=items,
@@ -203,7 +191,7 @@ def upload(request: HttpRequest, *, add: bool = False) -> HttpResponse:
     case = _session_case(request) if add else None
     if add and case is None:
         return redirect("web:status_login")
-    subject = request.session.get(SESSION_SUBJECT)
+    subject = request.session.get(SESSION_SUBJECT, "")  # "" like None: not a subject
     if not add and subject not in Case.Subject.values:
         return redirect("web:start")
     form = forms.ServerHashingForm(request.POST or None, request.FILES or None)
@@ -229,7 +217,7 @@ def upload(request: HttpRequest, *, add: bool = False) -> HttpResponse:
                     services.hashes_add(case=case, items=items)
                     messages.success(request, _("Your images were added to your case."))
                     return redirect("web:status")
-                if not throttling.case_creation_allowed(client=_client(request)):
+                if not throttling.case_creation_allowed(client=client_of(request)):
                     raise ApplicationError(
                         _("Too many cases were started from here. Please try later.")
                     )
@@ -260,14 +248,6 @@ def upload(request: HttpRequest, *, add: bool = False) -> HttpResponse:
 # Case status: PIN login, status, add, withdraw, recovery --------------------------
 
 
-def _lockout_message(lockout: throttling.Lockout) -> str:
-    return _(
-        "For your safety, no more attempts are accepted for the next %(minutes)d minutes. "
-        "This is not your fault, and your case is safe: nothing in it has changed. "
-        "Please wait and try again, or use your recovery code if you have one."
-    ) % {"minutes": lockout.minutes}
-
-
 @sensitive_post_parameters("pin")
 @require_http_methods(["GET", "POST"])
 def status_login(request: HttpRequest) -> HttpResponse:
@@ -279,7 +259,7 @@ def status_login(request: HttpRequest) -> HttpResponse:
         result = sign_in.case_sign_in(
             number=form.cleaned_data["number"],
             pin=form.cleaned_data["pin"],
-            client=_client(request),
+            client=client_of(request),
         )
         lockout = result.lockout
         if result.case is not None:
@@ -288,7 +268,7 @@ def status_login(request: HttpRequest) -> HttpResponse:
             request.session[SESSION_CASE_CHECK] = sign_in.case_session_check(case=result.case)
             return redirect("web:status")
         error = (
-            _lockout_message(lockout)
+            lockout_message(lockout)
             if lockout
             else _("That case number and PIN don't match. Please check them and try again.")
         )
@@ -398,10 +378,10 @@ def recover(request: HttpRequest) -> HttpResponse:
         result = sign_in.case_recover(
             number=form.cleaned_data["number"],
             recovery_code=form.cleaned_data["recovery_code"],
-            client=_client(request),
+            client=client_of(request),
         )
         if result.lockout is not None:
-            error = _lockout_message(result.lockout)
+            error = lockout_message(result.lockout)
         elif result.created is None:
             error = _(
                 "That case number and recovery code don't match. Please check them and try again."
@@ -418,54 +398,3 @@ def recover(request: HttpRequest) -> HttpResponse:
                 },
             )
     return render(request, "web/recover.html", {"form": form, "error": error})
-
-
-# Caseworkers of a support organisation -------------------------------------------
-
-
-@method_decorator(sensitive_post_parameters("password"), name="dispatch")
-class OrgLoginView(auth_views.LoginView):
-    """Caseworker sign-in; wrong passwords are throttled like PINs."""
-
-    template_name = "web/org_login.html"
-    redirect_authenticated_user = True
-
-    def _who(self) -> dict[str, str]:
-        return {"username": self.request.POST.get("username", ""), "client": _client(self.request)}
-
-    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        lockout = sign_in.staff_sign_in_lockout(**self._who())
-        if lockout is not None:
-            form = self.get_form()
-            form.errors.clear()
-            form.add_error(None, _lockout_message(lockout))
-            return self.render_to_response(self.get_context_data(form=form))
-        return super().post(request, *args, **kwargs)
-
-    def form_invalid(self, form: Any) -> HttpResponse:
-        sign_in.staff_sign_in_failed(**self._who())
-        return super().form_invalid(form)
-
-
-@require_POST
-def org_logout(request: HttpRequest) -> HttpResponse:
-    request.session.flush()
-    return redirect("web:home")
-
-
-@login_required
-@require_safe
-def org_cases(request: HttpRequest) -> HttpResponse:
-    organisations = list(selectors.organisations_of_user(user=request.user))
-    rows = [
-        {
-            "organisation": organisation,
-            "cases": [
-                {"case": case, "distribution": case_distribution(case=case)}
-                for case in selectors.organisation_cases(organisation=organisation)[:200]
-            ],
-        }
-        for organisation in organisations
-    ]
-    # A caseworker helps a victim through the same eligibility questions.
-    return render(request, "web/org_cases.html", {"rows": rows})
