@@ -13,6 +13,7 @@ import io
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -48,7 +49,7 @@ class Clip:
     codec: str = "libx264"
     container: str = "mp4"
     size: tuple[int, int] = (320, 240)
-    fps: int = 30
+    fps: int | Fraction = 30
     seconds_per_scene: float = 2.0
     start: int = 0
     frames: int | None = None
@@ -58,6 +59,8 @@ class Clip:
     letterbox: int = 0  # rows of black above and below the picture
     still: bool = False  # no pan: the same picture for the whole scene
     audio_first: bool = False  # an audio stream before the video stream
+    # (AVColorSpace, AVColorRange) tagged on the stream, e.g. (1, 2) = BT.709, full range.
+    color_tags: tuple[int, int] | None = None
 
     @property
     def total_frames(self) -> int:
@@ -112,6 +115,10 @@ def encode(clip: Clip, target: str | Path | io.BytesIO) -> None:
             stream.bit_rate = clip.bit_rate
         if clip.options:
             stream.options = dict(clip.options)
+        if clip.color_tags:
+            context = stream.codec_context
+            context.colorspace, context.color_range = clip.color_tags
+            context.color_primaries = context.color_trc = 1  # BT.709
         for pixels in rendered_frames(clip):
             frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
             output.mux(stream.encode(frame))
