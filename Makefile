@@ -57,7 +57,7 @@ lint: install-dev ## Ruff lint and format check, JavaScript syntax check
 wasm: $(NODE_TOOLS) ## Rebuild hashing/js/kernels.wasm.js from wasm/kernels.wat (pinned wabt)
 	node hashing/js/wasm/build.mjs
 
-typecheck: install-dev ## mypy, strict on hashing/
+typecheck: install-dev ## mypy: strict on hashing/, with the Django and DRF stubs on portal/ and api/
 	$(BIN)/mypy
 
 fmt: install-dev ## Format the code

@@ -11,7 +11,7 @@ HackSoft's styleguide example (`api/exception_handlers.py`).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -22,6 +22,9 @@ from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from portal.exceptions import ApplicationError
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 # Domain error codes that are not plain "bad request".
 _APPLICATION_STATUS = {
@@ -34,7 +37,7 @@ _APPLICATION_STATUS = {
 class ApiError(exceptions.APIException):
     """An APIException carrying our code, message and details."""
 
-    def __init__(self, *, status_code: int, code: str, message: str, details: Any = None):
+    def __init__(self, *, status_code: int, code: str, message: StrOrPromise, details: Any = None):
         super().__init__(detail=message, code=code)
         self.status_code = status_code
         self.code = code
@@ -89,8 +92,9 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         }
     elif isinstance(exc, exceptions.APIException):
         details = None
-        if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-            details = {"retry_after_seconds": int(exc.wait) + 1}
+        # Throttled sets `wait` in __init__; the DRF stubs don't declare it.
+        if isinstance(exc, exceptions.Throttled) and exc.wait is not None:  # type: ignore[attr-defined]
+            details = {"retry_after_seconds": int(exc.wait) + 1}  # type: ignore[attr-defined]
         detail = exc.detail
         message = str(detail) if not isinstance(detail, list | dict) else "Request failed."
         body = {"code": _first_code(exc.get_codes()), "message": message, "details": details}

@@ -23,6 +23,7 @@ from api.permissions import request_platform
 from api.stopncii import schema  # noqa: F401 - registers the key pair with drf-spectacular
 from api.stopncii.authentication import StopNCIIKeyAuthentication
 from api.stopncii.tokens import BadPageToken, page_token_decode, page_token_encode
+from hashing.algorithms import STOPNCII_SIGNALS
 from portal.cases.services import MAX_ITEMS_PER_SUBMISSION
 from portal.exceptions import ApplicationError
 from portal.platforms import stopncii
@@ -36,7 +37,7 @@ MAX_FEEDBACK_BATCH = 1_000
 MAX_TIMESTAMP = 253_402_300_799
 
 _HEX_DIGITS = frozenset("0123456789abcdef")
-_SIGNAL_TYPES = list(stopncii.STOPNCII_SIGNALS)
+_SIGNAL_TYPES = list(STOPNCII_SIGNALS)
 _STATUSES = [stopncii.STATUS_ACTIVE, stopncii.STATUS_WITHDRAWN, stopncii.STATUS_DELETED]
 
 
@@ -60,7 +61,9 @@ class _StopNCIIApi(APIView):
 
 class _CSPFeedbackSerializer(serializers.Serializer):
     feedbackValue = serializers.CharField()
-    source = serializers.CharField(
+    # The serializer metaclass moves declared fields into _declared_fields, so this wire
+    # name doesn't replace Field.source at runtime; the stubs see a class attribute.
+    source = serializers.CharField(  # type: ignore[assignment]
         help_text="Your platform's name on your own verdicts, else empty."
     )
     tags = serializers.ListField(child=serializers.CharField())
@@ -187,7 +190,8 @@ class _FeedbackSerializer(serializers.Serializer):
 
 class SubmitFeedbackApi(_StopNCIIApi):
     class InputSerializer(_CountedBatch):
-        hashFeedbacks = _FeedbackSerializer(
+        # many=True passes max_length on to ListSerializer; the DRF stubs don't know it.
+        hashFeedbacks = _FeedbackSerializer(  # type: ignore[call-arg]
             many=True, allow_empty=False, max_length=MAX_FEEDBACK_BATCH
         )
         items_field = "hashFeedbacks"
@@ -239,7 +243,10 @@ class _PartnerRecordSerializer(serializers.Serializer):
     )
     hashValue = serializers.CharField(max_length=64)
     lastModtimestamp = serializers.IntegerField(required=False)
-    CSPFeedbacks = _PartnerFeedbackSerializer(many=True, required=False, max_length=10)
+    # many=True passes max_length on to ListSerializer; the DRF stubs don't know it.
+    CSPFeedbacks = _PartnerFeedbackSerializer(  # type: ignore[call-arg]
+        many=True, required=False, max_length=10
+    )
 
     def validate_signalType(self, value: str) -> str:
         try:
@@ -265,7 +272,8 @@ class SubmitHashesApi(_StopNCIIApi):
     required_scope = stopncii.SCOPE_STOPNCII_SUBMIT
 
     class InputSerializer(_CountedBatch):
-        hashRecords = _PartnerRecordSerializer(
+        # many=True passes max_length on to ListSerializer; the DRF stubs don't know it.
+        hashRecords = _PartnerRecordSerializer(  # type: ignore[call-arg]
             many=True, allow_empty=False, max_length=MAX_ITEMS_PER_SUBMISSION
         )
         items_field = "hashRecords"

@@ -8,6 +8,7 @@ from rest_framework.views import APIView
 
 from api.permissions import ANY_SCOPE, request_platform
 from portal.cases.positions import feed_head
+from portal.platforms.models import ApiKey
 
 
 class PlatformMeApi(APIView):
@@ -25,10 +26,12 @@ class PlatformMeApi(APIView):
     @extend_schema(operation_id="platform_me", responses=OutputSerializer, tags=["platform"])
     def get(self, request: Request) -> Response:
         platform = request_platform(request)
+        api_key = request.auth
+        assert isinstance(api_key, ApiKey)  # IsPlatform checked it, as request_platform does
         data = {
             "platform": platform.name,
-            "key_prefix": request.auth.prefix,
-            "scopes": request.auth.scopes,
+            "key_prefix": api_key.prefix,
+            "scopes": api_key.scopes,
             "feed_position": feed_head(),
             "fetched_seq": platform.fetched_seq,
             "applied_seq": platform.applied_seq,

@@ -21,7 +21,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 class SubmittedHashInline(admin.TabularInline):
     model = SubmittedHash
     fields = ["algorithm", "value", "quality", "media_kind", "status", "feed_seq"]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]  # flat names; stubs type `fields` as groups
     extra = 0
     can_delete = False
     show_change_link = True
@@ -45,7 +45,7 @@ class CaseAdmin(ReadOnlyAdmin):
         "withdrawn_at",
         "expires_at",
     ]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]  # flat names; stubs type `fields` as groups
     inlines = [SubmittedHashInline]
 
 
@@ -62,8 +62,9 @@ class SubmittedHashAdmin(ReadOnlyAdmin):
     ]
     list_filter = ["algorithm", "media_kind", "status"]
     search_fields = ["value"]
-    fields = [*list_display, "item_id", "removed_at", "updated_at"]
-    readonly_fields = fields
+    # list_display here is all field names; the stubs type its items as str | callable.
+    fields = [*list_display, "item_id", "removed_at", "updated_at"]  # type: ignore[list-item]
+    readonly_fields = fields  # type: ignore[assignment]  # flat names; stubs type `fields` as groups
     actions = ["quarantine"]
 
     @admin.action(description="Quarantine: take out of the feed as removals")

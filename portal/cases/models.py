@@ -78,7 +78,8 @@ class SubmittedHash(models.Model):
     """One hash of one submitted file, and its place in the platform feed."""
 
     # The shared algorithms of the registry (hashing.algorithms), e.g. Algorithm.PDQ.
-    Algorithm = models.TextChoices(
+    # The functional Enum API: django-stubs only types TextChoices(name, label).
+    Algorithm = models.TextChoices(  # type: ignore[call-overload]
         "Algorithm", [(name.upper(), (name, ALGORITHMS[name].label)) for name in SHARED_ALGORITHMS]
     )
 

@@ -288,7 +288,12 @@ def case_pin_reset(*, number: str, recovery_code: str) -> CaseCreated | None:
     case = Case.objects.select_for_update().filter(number=canonical).first() if canonical else None
     # Codes are stored in canonical form; a mistyped shape still costs a hash.
     code = _grouped_normalise(recovery_code, RECOVERY_CODE_GROUPS) or recovery_code.strip()
-    if not _secret_matches(code, case.recovery_code_hash if case else None) or not code:
+    # With no case _secret_matches is already False; `case is None` narrows the type.
+    if (
+        not _secret_matches(code, case.recovery_code_hash if case else None)
+        or not code
+        or case is None
+    ):
         return None
     pin = pin_generate()
     case.pin_hash = make_password(pin)

@@ -19,7 +19,7 @@ from portal.platforms.models import (
 class ApiKeyInline(admin.TabularInline):
     model = ApiKey
     fields = ["kind", "label", "prefix", "scopes", "created_at", "last_used_at", "revoked_at"]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]  # flat names; stubs type `fields` as groups
     extra = 0
     can_delete = False
 
@@ -67,9 +67,10 @@ class PlatformAdmin(admin.ModelAdmin):
     ]
     list_filter = ["is_active", RemovalLagFilter]
     search_fields = ["name"]
-    fields = list_display
+    # list_display here is all field names; the stubs type its items as str | callable.
+    fields = list_display  # type: ignore[assignment]
     # Only the name and the switch are for operators to edit; positions come from the API.
-    readonly_fields = [f for f in fields if f not in ("name", "is_active")]
+    readonly_fields = [f for f in fields if f not in ("name", "is_active")]  # type: ignore[misc]
     inlines = [ApiKeyInline]
     actions = ["give_decoys"]
     change_list_template = "admin/platforms/platform_change_list.html"
@@ -117,7 +118,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
         "last_used_at",
         "revoked_at",
     ]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]  # flat names; stubs type `fields` as groups
     actions = ["revoke"]
 
     def has_add_permission(self, request, obj=None) -> bool:
@@ -143,7 +144,7 @@ class HashFeedbackAdmin(admin.ModelAdmin):
 class WebhookDeliveryInline(admin.TabularInline):
     model = WebhookDelivery
     fields = ["id", "status", "attempts", "last_status_code", "last_error", "first_seq", "last_seq"]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]  # flat names; stubs type `fields` as groups
     extra = 0
     can_delete = False
     max_num = 0
@@ -180,7 +181,7 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
         "created_at",
         "delivered_at",
     ]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]  # flat names; stubs type `fields` as groups
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False

@@ -189,7 +189,7 @@ def hashes_match(
     counts = feedback_counts(hash_ids=list(rows))
     results = []
     for n, query in enumerate(queries):
-        hits = [
+        match_hits = [
             MatchHit(
                 algorithm=rows[pk].algorithm,
                 value=rows[pk].value,
@@ -208,7 +208,7 @@ def hashes_match(
             MatchResult(
                 query=query,
                 threshold=limits[query.algorithm],
-                matches=hits,
+                matches=match_hits,
                 truncated=truncated[n],
             )
         )

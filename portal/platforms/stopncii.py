@@ -21,6 +21,7 @@ first, rows are read up to it, and what was sent is recorded with
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import reduce
@@ -60,7 +61,7 @@ FEEDBACK_OUTCOMES: dict[str, str | None] = {
     "None": None,
     "QualityUnknown": None,
 }
-_OUTCOME_VALUES = {
+_OUTCOME_VALUES: dict[str, str] = {
     HashFeedback.Outcome.MATCHED_PENDING_REVIEW: "PendingReview",
     HashFeedback.Outcome.BLOCKED: "Blocked",
     HashFeedback.Outcome.NOT_VIOLATING: "NotBlocked",
@@ -77,7 +78,7 @@ EXCHANGED = reduce(
 _ALGORITHM_BY_LENGTH = {ALGORITHMS[a].hex_length: a for a, _ in _SIGNAL_ALGORITHMS.values()}
 EXCHANGED_HEX_LENGTHS = frozenset(_ALGORITHM_BY_LENGTH)
 assert len(_ALGORITHM_BY_LENGTH) == len(_SIGNAL_ALGORITHMS)
-_CASE_STATUS = {
+_CASE_STATUS: dict[str, str] = {
     SubmittedHash.Status.ACTIVE: STATUS_ACTIVE,
     SubmittedHash.Status.WITHDRAWN: STATUS_WITHDRAWN,
     # Expired and quarantined hashes must go too; "Deleted" is the client's other
@@ -165,7 +166,8 @@ def feed_position_start(*, platform: Platform, start_timestamp: int) -> FeedPosi
     since = datetime.fromtimestamp(start_timestamp, tz=UTC)
     firsts = [
         _with_changed_at(SubmittedHash.objects.filter(EXCHANGED, feed_seq__lte=head))
-        .filter(changed_at__gte=since)
+        # changed_at is _with_changed_at's annotation, which its return type doesn't carry.
+        .filter(changed_at__gte=since)  # type: ignore[misc]
         .aggregate(first=Min("feed_seq"))["first"],
         Decoy.objects.filter(EXCHANGED, platform=platform, feed_seq__lte=head)
         .filter(created_at__gte=since)
@@ -197,7 +199,7 @@ def _with_changed_at(queryset: QuerySet[SubmittedHash]) -> QuerySet[SubmittedHas
 
 def _page_rows(
     *, position: FeedPosition, head: int, limit: int
-) -> tuple[list[SubmittedHash], list[SubmittedHash]]:
+) -> tuple[Sequence[SubmittedHash], Sequence[SubmittedHash]]:
     """The page's rows and every row holding one of their values, from one snapshot.
 
     One SQL statement (the page is a subquery), so a record's aggregate state is
@@ -275,11 +277,11 @@ def stopncii_feed_page(*, platform: Platform, position: FeedPosition, limit: int
 def _changed_at(row: SubmittedHash | Decoy) -> datetime:
     if isinstance(row, Decoy):
         return row.created_at
-    return row.changed_at  # annotated by _page_rows
+    return row.changed_at  # type: ignore[attr-defined]  # annotated by _with_changed_at
 
 
 def _records_for(
-    *, platform: Platform, rows: list[SubmittedHash | Decoy], holders: list[SubmittedHash]
+    *, platform: Platform, rows: list[SubmittedHash | Decoy], holders: Sequence[SubmittedHash]
 ) -> list[HashRecord]:
     """Aggregate records for the hash values of `rows`, in the order last seen."""
     order: dict[tuple[str, str], Decoy | None] = {}
@@ -315,7 +317,8 @@ def _records_for(
             )
         records.append(
             HashRecord(
-                last_mod_timestamp=max(_unix(row.changed_at) for row in group),
+                # changed_at: annotated by _with_changed_at (in _page_rows).
+                last_mod_timestamp=max(_unix(row.changed_at) for row in group),  # type: ignore[attr-defined]
                 signal_type=signal_type_of(algorithm=key[0], media_kind=group[0].media_kind),
                 hash_value=key[1],
                 hash_status=hash_status,

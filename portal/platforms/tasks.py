@@ -1,5 +1,7 @@
 """Celery tasks for platforms (interfaces: each calls one service), and the feed listener."""
 
+from functools import partial
+
 from celery import shared_task
 from django.db import transaction
 
@@ -22,9 +24,7 @@ def webhooks_dispatch_task() -> int:
     delivery_ids = webhooks.webhooks_dispatch()
     for delivery_id in delivery_ids:
         # The dispatch has committed; on_commit still guards a caller's transaction.
-        transaction.on_commit(
-            lambda delivery_id=delivery_id: webhook_deliver_task.delay(delivery_id)
-        )
+        transaction.on_commit(partial(webhook_deliver_task.delay, delivery_id))
     return len(delivery_ids)
 
 

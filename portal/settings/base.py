@@ -8,6 +8,7 @@ DJANGO_SECRET_KEY, DJANGO_ALLOWED_HOSTS and uses `portal.settings.production`.
 
 import secrets
 from pathlib import Path
+from typing import Any
 
 from portal.env import BASE_DIR, env
 
@@ -162,7 +163,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = TAKEBACK_MAX_UPLOAD_BYTES
 
 # TEMPLATES
 # ------------------------------------------------------------------------------
-TEMPLATES = [
+TEMPLATES: list[dict[str, Any]] = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
         "DIRS": [BASE_DIR / "templates"],

@@ -78,7 +78,9 @@ class MultipleFileField(forms.FileField):
 
 
 class ServerHashingForm(forms.Form):
-    files = MultipleFileField(label=_("Choose photos"))
+    # The form metaclass moves declared fields into base_fields, so this field doesn't
+    # shadow BaseForm.files at runtime; the stubs see a class attribute.
+    files = MultipleFileField(label=_("Choose photos"))  # type: ignore[assignment]
     consent = forms.BooleanField(
         label=_(
             "I agree that these files are sent to Takeback's server, hashed in memory "
