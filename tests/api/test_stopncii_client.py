@@ -30,8 +30,9 @@ from portal.platforms.stopncii import SCOPE_STOPNCII_SUBMIT
 from tests.support.factories import SubmittedItemFactory, random_pdq
 
 if importlib.util.find_spec("threatexchange") is None:
-    # Installed apart from the dev extra (see pyproject.toml); missing under CI is a failure.
-    _missing = "threatexchange: pip install --no-deps 'threatexchange>=1.2.17,<1.3'"
+    # Part of the dev extra (pyproject.toml), with its own dependencies; missing under CI
+    # is a failure.
+    _missing = "threatexchange (the dev extra): make install-dev, or pip install -e '.[dev]'"
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"{_missing} is required under CI=true", pytrace=False)
     pytest.skip(_missing, allow_module_level=True)
