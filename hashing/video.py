@@ -321,8 +321,9 @@ def _hash_handle(
     if demuxer is None:
         raise UnsupportedVideoFormat()
     try:
-        container = av.open(handle, mode="r", format=demuxer)
-    except av.error.FFmpegError as exc:
+        # Damaged metadata (titles, tags) must not make the pictures unhashable.
+        container = av.open(handle, mode="r", format=demuxer, metadata_errors="ignore")
+    except (av.error.FFmpegError, UnicodeDecodeError) as exc:
         raise UnreadableVideo() from exc
     with container:
         return _hash_container(container, digests, seconds_per_hash, limits)
@@ -334,8 +335,8 @@ def _hash_container(
     if not container.streams.video:
         raise UnreadableVideo("This file has no video track to hash.")
     stream = container.streams.video[0]
-    codec = stream.codec_context.codec.canonical_name
-    if codec not in ALLOWED_CODECS:
+    context = stream.codec_context  # None when FFmpeg has no decoder for the codec
+    if context is None or context.codec.canonical_name not in ALLOWED_CODECS:
         raise UnsupportedVideoFormat()
     width, height = int(stream.codec_context.width), int(stream.codec_context.height)
     frame_rate = _frame_rate(stream)

@@ -7,12 +7,13 @@ trimmed, letterboxed and unrelated copies of one "original".
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import io
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -481,3 +482,22 @@ def test_error_messages_never_name_the_file(tmp_path: Path) -> None:
         hash_video(secret)
     assert "victim" not in caught.value.message
     assert str(tmp_path) not in caught.value.message
+
+
+@pytest.mark.parametrize("clip", [Clip(), COPIES["vp9-webm"], COPIES["mpeg4-avi"]], ids=str)
+def test_corrupted_bytes_give_a_hash_or_a_hashing_error(clip: Clip) -> None:
+    """Truncated, overwritten and scribbled-on copies never raise anything else."""
+    rng = np.random.default_rng(3)
+    data = clip_bytes(replace(clip, size=(64, 48), seconds_per_scene=0.5))
+    for attempt in range(30):
+        damaged = bytearray(data)
+        where = int(rng.integers(16, len(data)))
+        if attempt % 3 == 0:
+            damaged = damaged[:where]
+        elif attempt % 3 == 1:
+            damaged[where : where + 64] = rng.integers(0, 256, 64, dtype=np.uint8).tobytes()
+        else:
+            for spot in rng.integers(16, len(data), 12):
+                damaged[int(spot)] = int(rng.integers(0, 256))
+        with contextlib.suppress(hashing.HashingError):
+            hash_video(bytes(damaged))
