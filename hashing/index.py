@@ -386,8 +386,10 @@ if AVAILABLE:
         """Two-slot buckets from one CSR table; returns the new end of ``spill``.
 
         A bucket of k rows is [row, row] (k = 2), [row, EMPTY] (k = 1), [EMPTY, EMPTY]
-        (k = 0) or [row, SPILLED + s] with ``spill[s] = k - 1`` followed by the others.
+        (k = 0) or [row, SPILLED + s] with ``spill[s] = k - 1`` followed by the others;
+        ``spill`` is this chunk's piece of the spill array, which starts at ``spilled``.
         """
+        here = 0  # position in ``spill``, this chunk's piece of the spill array
         for key in range(offsets.shape[0] - 1):
             first = offsets[key]
             size = offsets[key + 1] - first
@@ -395,12 +397,12 @@ if AVAILABLE:
             if size <= 2:
                 slots[2 * key + 1] = rows[first + 1] if size == 2 else _EMPTY
             else:
-                slots[2 * key + 1] = _SPILLED + spilled
-                spill[spilled] = size - 1
+                slots[2 * key + 1] = _SPILLED + spilled + here
+                spill[0, here] = size - 1
                 for j in range(1, size):
-                    spill[spilled + j] = rows[first + j]
-                spilled += size
-        return spilled
+                    spill[0, here + j] = rows[first + j]
+                here += size
+        return spilled + here
 
 
 @dataclass
@@ -674,19 +676,25 @@ class HashIndex:
         # Two-slot buckets per chunk (``offsets``) and one spill array (``table``).
         bases = [0, *itertools.accumulate(2 * k for k in keys)][:-1]
         slots = np.empty(2 * sum(keys), dtype=np.uint32)
-        spill = np.empty(len(plan) * count + 1, dtype=np.uint32)
+        pieces = []
         spilled = 0
         csr = np.empty(max(keys) + 1, dtype=np.uint32)
         for c, chunk in enumerate(plan):
             span = csr[: keys[c] + 1]
             _build_chunk(self._hashes, count, chunk.start, chunk.width, span, order)
+            counts = np.diff(span)
+            spill = np.empty(int(counts[counts > 2].sum(dtype=np.int64)), dtype=np.uint32)
+            del counts
             bucket_slots = slots[bases[c] : bases[c] + 2 * keys[c]]
-            spilled = _fill_slots(span, order, bucket_slots, spill, spilled)
+            after = _fill_slots(span, order, bucket_slots, spill[None, :], spilled)
+            assert after - spilled == spill.size
+            spilled = after
+            pieces.append(spill)
         return _Tables(
             plan=plan,
             bases=bases,
             offsets=slots,
-            table=spill[None, :spilled].copy(),  # 2-D like the 64-bit tables
+            table=np.concatenate([*pieces, np.zeros(1, dtype=np.uint32)])[None, :],  # 2-D
             rows=np.empty((len(plan), 0), dtype=np.uint32),
         )
 
