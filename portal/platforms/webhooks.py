@@ -215,6 +215,16 @@ def webhooks_dispatch() -> list[str]:
     return created
 
 
+def webhook_deliveries_pending() -> list[str]:
+    """Ids of the deliveries still to be sent to active endpoints (oldest first)."""
+    pending = WebhookDelivery.objects.filter(
+        status=WebhookDelivery.Status.PENDING,
+        endpoint__is_active=True,
+        endpoint__platform__is_active=True,
+    ).order_by("created_at")
+    return [str(pk) for pk in pending.values_list("pk", flat=True)]
+
+
 @dataclass(frozen=True)
 class DeliveryOutcome:
     status: str
@@ -268,7 +278,9 @@ def webhook_deliver(*, delivery_id: str) -> DeliveryOutcome:
                 status_code = response.status
         except urllib.error.HTTPError as failure:
             status_code, error = failure.code, f"HTTP {failure.code}"
-        except (urllib.error.URLError, OSError) as failure:
+        except Exception as failure:
+            # Whatever went wrong (refused, timed out, not HTTP at all) is one failed
+            # attempt, recorded here and retried: it never escapes to the caller.
             error = f"{type(failure).__name__}: {failure}"[:500]
         delivery.attempts += 1
         delivery.last_status_code = status_code

@@ -278,6 +278,9 @@ TAKEBACK_WEBHOOK_MAX_ATTEMPTS = env.int("TAKEBACK_WEBHOOK_MAX_ATTEMPTS", default
 # Retry n waits BASE * 2**(n-1) seconds, capped at MAX: 30 s, 1 min, 2 min ... 1 h.
 TAKEBACK_WEBHOOK_RETRY_BASE_SECONDS = env.float("TAKEBACK_WEBHOOK_RETRY_BASE_SECONDS", default=30)
 TAKEBACK_WEBHOOK_RETRY_MAX_SECONDS = env.float("TAKEBACK_WEBHOOK_RETRY_MAX_SECONDS", default=3600)
+# Without a broker, deliveries run on an in-process worker thread (portal/platforms/tasks.py),
+# never inside a request; this sweep stands in for Celery beat's dispatch backstop.
+TAKEBACK_WEBHOOK_LOCAL_SWEEP_SECONDS = env.float("TAKEBACK_WEBHOOK_LOCAL_SWEEP_SECONDS", default=30)
 # Endpoints must be https. Tests and local development may allow plain http to
 # 127.0.0.1/localhost only; production.py never turns this on.
 TAKEBACK_WEBHOOK_ALLOW_HTTP_LOOPBACK = env.bool(
