@@ -13,6 +13,8 @@ import importlib.util
 import json
 import os
 import random
+import re
+from datetime import timedelta
 
 import pytest
 import requests
@@ -432,3 +434,175 @@ def test_token_chain_follows_concurrent_out_of_order_commits(live_server):
         # this first fetch began: the platform is not told it existed).
         statuses = [st for _, h, st in seen if h == value]
         assert statuses in ([CaseStatus.Active, CaseStatus.Withdrawn], [CaseStatus.Withdrawn], [])
+
+
+# Details real clients depend on ------------------------------------------------------
+
+
+def test_next_set_timestamp_never_decreases_from_page_to_page(live_server):
+    """HMA and the threatexchange CLI assert "checkpoint time rewound?" when a page's
+    `nextSetTimestamp` is older than the previous one's (cli/fetch_cmd.py). Row times can
+    run against feed order: a withdrawal re-times an old row, and a row's time is taken
+    before it gets its feed position. Here later positions carry older times, page by
+    page and across a restart from the stored checkpoint, as the stock adapter runs it."""
+    from threatexchange.exchanges.collab_config import CollaborationConfigBase
+    from threatexchange.exchanges.impl.stop_ncii_api import StopNCIISignalExchangeAPI
+
+    rng = random.Random(11)
+    created = [cases.case_create(items=SubmittedItemFactory.build_batch(1, rng=rng)).case]
+    created += [cases.case_create(items=SubmittedItemFactory.build_batch(1, rng=rng)).case]
+    rows = list(SubmittedHash.objects.filter(algorithm="pdq").order_by("feed_seq"))
+    # Times against feed order: the newest position is the oldest change.
+    for age, row in enumerate(rows):
+        SubmittedHash.objects.filter(pk=row.pk).update(
+            updated_at=row.updated_at - timedelta(minutes=5 * (age + 1))
+        )
+    acme = platforms.platform_create(name="Acme")
+    api = client_for(live_server, acme)
+
+    newest_served = 0
+
+    def chain(start: int) -> list[int]:
+        nonlocal newest_served
+        stamps, token, more = [], "", True
+        while more:
+            response = api.fetch_hashes(page_size=1, start_timestamp=start, next_page=token)
+            stamps.append(response.nextSetTimestamp)
+            newest_served = max(
+                [newest_served, *(r.lastModtimestamp for r in response.hashRecords)]
+            )
+            token, more = response.nextPageToken or "", response.hasMoreRecords
+        return stamps
+
+    first = chain(StopNCIIAPI.DEFAULT_START_TIME)
+    assert len(first) >= len(rows) and first == sorted(first)
+    # The checkpoint is the newest record time served (the decoys are the newest here).
+    assert first[-1] == newest_served
+
+    # A withdrawal re-times the oldest case; a new case arrives with an old time.
+    cases.case_withdraw(case=created[0])
+    late = cases.case_create(items=SubmittedItemFactory.build_batch(1, rng=rng)).case
+    late.hashes.update(updated_at=rows[0].updated_at - timedelta(hours=1))
+    second = chain(first[-1])
+    assert second[0] >= first[-1] and second == sorted(second)
+
+    # The stock adapter, checked as the CLI's fetch checks it, from the stored checkpoint.
+    adapter = StopNCIISignalExchangeAPI(
+        CollaborationConfigBase("StopNCII", "stopncii", enabled=True), api
+    )
+    checkpoint = None
+    for _ in range(2):
+        for delta in adapter.fetch_iter([], checkpoint):
+            if checkpoint is not None:
+                assert checkpoint.get_progress_timestamp() <= delta.checkpoint.update_time
+            checkpoint = delta.checkpoint
+    assert checkpoint.update_time >= second[-1]
+
+
+def test_pdq_values_are_always_64_lower_case_hex_so_pytx_keeps_every_one(live_server):
+    """pytx drops a PDQ that isn't ^[0-9a-f]{64}$ with only a log line
+    (SignalExchangeAPIWithSimpleUpdates.naive_convert_to_signal_type), so a victim's hash
+    would silently never be blocked. Leading zeros, a partner's upper-case submission and
+    the platform's decoys all arrive in that form and all reach pytx's index."""
+    from threatexchange.exchanges.collab_config import CollaborationConfigBase
+    from threatexchange.exchanges.impl.stop_ncii_api import StopNCIISignalExchangeAPI
+    from threatexchange.signal_type.pdq.signal import PdqSignal
+
+    rng = random.Random(12)
+    leading_zeros = "0000" + random_pdq(rng)[4:]
+    cases.case_create(
+        items=[
+            SubmittedItemFactory.build(rng=rng, hashes={"pdq": leading_zeros}),
+            *SubmittedItemFactory.build_batch(2, rng=rng),
+        ]
+    )
+    partner = platforms.platform_create(name="Partner")
+    submit_key = platforms.api_key_issue(
+        platform=partner.platform,
+        kind="stopncii_fn",
+        scopes=[SCOPE_STOPNCII, SCOPE_STOPNCII_SUBMIT],
+    ).raw
+    shouted = random_pdq(rng).upper()
+    client_for(live_server, partner, fn_key=submit_key).submit_hash(SignalType.ImagePDQ, shouted)
+
+    acme = platforms.platform_create(name="Acme")
+    consumer = Consumer(client_for(live_server, acme), acme.platform)
+    consumer.fetch()
+    pdqs = [value for signal_type, value in consumer.held if signal_type == SignalType.ImagePDQ]
+    stored = set(SubmittedHash.objects.filter(algorithm="pdq").values_list("value", flat=True))
+    assert {leading_zeros, shouted.lower()} <= set(pdqs)
+    assert set(pdqs) == stored | {v for s, v in consumer.decoys if s == SignalType.ImagePDQ}
+    assert all(re.fullmatch("[0-9a-f]{64}", value) for value in pdqs)
+
+    adapter = StopNCIISignalExchangeAPI(
+        CollaborationConfigBase("StopNCII", "stopncii", enabled=True), consumer.api
+    )
+    fetched: dict = {}
+    for delta in adapter.fetch_iter([PdqSignal], None):
+        fetched.update(delta.updates)
+    indexed = StopNCIISignalExchangeAPI.naive_convert_to_signal_type(
+        [PdqSignal], adapter.collab, fetched
+    )
+    assert set(indexed[PdqSignal]) == set(pdqs)
+
+
+def test_submit_hashes_accepts_the_qualified_signal_type_the_real_client_sends(
+    live_server, monkeypatch
+):
+    """threatexchange 1.2's submit_hashes sends `str(enum)`, "StopNCIISignalType.ImagePDQ",
+    as signalType; StopNCII.org accepts it, so must we (and the plain name too)."""
+    sent: list[dict] = []
+    post = requests.Session.post
+
+    def recording_post(self, url, *args, **kwargs):
+        sent.append(kwargs.get("json") or {})
+        return post(self, url, *args, **kwargs)
+
+    monkeypatch.setattr(requests.Session, "post", recording_post)
+    rng = random.Random(13)
+    partner = platforms.platform_create(name="Partner")
+    submit_key = platforms.api_key_issue(
+        platform=partner.platform,
+        kind="stopncii_fn",
+        scopes=[SCOPE_STOPNCII, SCOPE_STOPNCII_SUBMIT],
+    ).raw
+    trusted = client_for(live_server, partner, fn_key=submit_key)
+    pdq, md5 = random_pdq(rng), f"{rng.getrandbits(128):032x}"
+    trusted.submit_hashes(
+        {
+            (SignalType.ImagePDQ, pdq): stopncii_api.StopNCIICSPFeedback(FeedbackValue.Blocked),
+            (SignalType.VideoMD5, md5): stopncii_api.StopNCIICSPFeedback(FeedbackValue.None_),
+        }
+    )
+    # What went over the wire (if a release fixes the enum, this says so).
+    assert [r["signalType"] for r in sent[-1]["hashRecords"]] == [
+        "StopNCIISignalType.ImagePDQ",
+        "StopNCIISignalType.VideoMD5",
+    ]
+    assert SubmittedHash.objects.get(value=pdq).media_kind == "image"
+    assert SubmittedHash.objects.get(value=md5).media_kind == "video"
+
+    plain = random_pdq(rng)
+    response = requests.post(
+        f"{live_server.url}/api/stopncii/v1/SubmitHashes",
+        json={"count": 1, "hashRecords": [{"signalType": "ImagePDQ", "hashValue": plain}]},
+        headers={
+            "x-functions-key": submit_key,
+            "Ocp-Apim-Subscription-Key": partner.stopncii_subscription_key.raw,
+        },
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    assert SubmittedHash.objects.get(value=plain).algorithm == "pdq"
+    for wrong in ("StopNCIISignalType.VideoTMK", "ImagePdq", "Other.ImagePDQ"):
+        refused = requests.post(
+            f"{live_server.url}/api/stopncii/v1/SubmitHashes",
+            json={"count": 1, "hashRecords": [{"signalType": wrong, "hashValue": plain}]},
+            headers={
+                "x-functions-key": submit_key,
+                "Ocp-Apim-Subscription-Key": partner.stopncii_subscription_key.raw,
+            },
+            timeout=30,
+        )
+        assert refused.status_code == 400, wrong
+        assert refused.json()["code"] == "validation_error"
