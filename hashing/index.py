@@ -39,10 +39,11 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import threading
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -434,8 +435,9 @@ class HashIndex:
 
     ``add(id, hex)`` replaces any hash stored under the same id; ``remove(id)`` forgets
     it; ``query(hex, max_distance)`` returns ``[(id, distance), ...]``, nearest first,
-    ties by id. Ids are integers. Not thread-safe: callers serialise access
-    (``query_many`` uses threads internally).
+    ties by id. Ids are integers. Queries may run in several threads at once (each sees
+    one consistent state); ``add`` and ``remove`` must not overlap with anything else:
+    callers serialise them. ``query_many`` uses threads itself.
     """
 
     def __init__(self, algorithm: str, *, capacity: int = _INITIAL_CAPACITY) -> None:
@@ -456,7 +458,8 @@ class HashIndex:
         self._dead = 0
         self._delta: dict[int, int] = {}
         self._tables: _Tables | None = None
-        self._scratch: list[npt.NDArray[Any]] | None = None
+        self._merge_lock = threading.Lock()
+        self._local = threading.local()  # per-thread query buffers
 
     @classmethod
     def from_arrays(
@@ -532,24 +535,25 @@ class HashIndex:
         needle = np.frombuffer(bytes.fromhex(hex_value), dtype=np.uint8)
         if max_distance < 0 or len(self) == 0:
             return []
-        self._maybe_merge()
-        tables = self._tables
+        view = self._view()
+        tables = view.tables
         if tables is None:
-            return self._numpy_query(needle.view(">u8").astype(np.uint64), max_distance)
-        if self._scratch is None:
-            self._scratch = self._scratch_arrays(256)
-        keys, candidates, words, out_rows, out_dist = self._scratch
+            return _numpy_query(view, needle.view(">u8").astype(np.uint64), max_distance)
+        scratch = self._local.__dict__.get("scratch")
+        if scratch is None:
+            scratch = self._local.scratch = _scratch_arrays(self.words, 256)
+        keys, candidates, words, out_rows, out_dist = scratch
         meta = tables.meta_for(max_distance)
         while True:
             found = _search_bytes(
-                needle, words, max_distance, self._hashes, self._alive, self._main, self._end,
+                needle, words, max_distance, view.hashes, view.alive, view.main, view.end,
                 meta, tables.offsets, tables.table, tables.rows, keys, candidates, out_rows,
                 out_dist,
             )  # fmt: skip
             if found <= out_rows.shape[0]:
-                return self._results(out_rows[:found], out_dist[:found]) if found else []
-            self._scratch = self._scratch_arrays(found)
-            keys, candidates, words, out_rows, out_dist = self._scratch
+                return _results(view, out_rows[:found], out_dist[:found]) if found else []
+            scratch = self._local.scratch = _scratch_arrays(self.words, found)
+            keys, candidates, words, out_rows, out_dist = scratch
 
     def query_many(
         self, hashes: npt.NDArray[np.uint8], max_distance: int
@@ -561,18 +565,18 @@ class HashIndex:
         hashes = np.ascontiguousarray(hashes, dtype=np.uint8)
         if hashes.ndim != 2 or hashes.shape[1] != self.words * 8:
             raise ValueError(f"hashes must have shape (n, {self.words * 8})")
-        self._maybe_merge()
-        if self._tables is None or max_distance < 0 or len(self) == 0:
+        view = self._view()
+        if view.tables is None or max_distance < 0 or len(self) == 0:
             return [self.query(bytes(row).hex(), max_distance) for row in hashes]
         queries = hashes.view(">u8").astype(np.uint64)
         threads = min(_cpu_count(), max(1, len(queries) // _MIN_QUERIES_PER_THREAD))
         bounds = np.linspace(0, len(queries), threads + 1).astype(np.int64).tolist()
         parts = [queries[lo:hi] for lo, hi in itertools.pairwise(bounds)]
         if threads == 1:
-            found = [self._batch(parts[0], max_distance)]
+            found = [_batch(view, parts[0], max_distance)]
         else:
             with ThreadPoolExecutor(max_workers=threads) as pool:
-                found = list(pool.map(lambda part: self._batch(part, max_distance), parts))
+                found = list(pool.map(lambda part: _batch(view, part, max_distance), parts))
         return [result for part in found for result in part]
 
     # -- internals -------------------------------------------------------------------
@@ -698,69 +702,94 @@ class HashIndex:
             rows=np.empty((len(plan), 0), dtype=np.uint32),
         )
 
-    def _scratch_arrays(self, results: int) -> list[npt.NDArray[Any]]:
-        """Work buffers of one caller: ball keys, candidates, needle, hits."""
-        return [
-            np.empty((2, _ball_size(32, _MAX_RADIUS)), dtype=np.int64),
-            np.empty(_CANDIDATE_BATCH, dtype=np.int64),
-            np.empty(self.words, dtype=np.uint64),
-            np.empty(results, dtype=np.int64),
-            np.empty(results, dtype=np.int64),
-        ]
+    def _view(self) -> _View:
+        """The arrays a query reads, after merging the delta if it is due.
 
-    def _batch(
-        self, queries: npt.NDArray[np.uint64], max_distance: int
-    ) -> list[list[tuple[int, int]]]:
-        tables = self._tables
-        assert tables is not None
-        meta = tables.meta_for(max_distance)
-        keys, candidates, _, out_rows, out_dist = self._scratch_arrays(max(1024, 4 * len(queries)))
-        results: list[list[tuple[int, int]]] = []
-        out_end = np.zeros(len(queries), dtype=np.int64)
-        first = 0
-        while first < len(queries):
-            done = _search_batch(
-                queries, first, max_distance, self._hashes, self._alive, self._main, self._end,
-                meta, tables.offsets, tables.table, tables.rows, keys, candidates, out_rows,
-                out_dist, out_end,
-            )  # fmt: skip
-            start = 0
-            for i in range(first, done):
-                stop = int(out_end[i])
-                if stop == start:
-                    results.append([])
-                else:
-                    results.append(self._results(out_rows[start:stop], out_dist[start:stop]))
-                start = stop
-            if done == first:  # one query's hits did not fit in the empty buffer
-                out_rows = np.empty(2 * out_rows.shape[0], dtype=np.int64)
-                out_dist = np.empty(2 * out_dist.shape[0], dtype=np.int64)
-            first = done
-        return results
+        Merges happen under a lock and replace the arrays (never change them in place), so
+        concurrent queries each see one consistent state.
+        """
+        with self._merge_lock:
+            self._maybe_merge()
+            return _View(self._hashes, self._ids, self._alive, self._main, self._end, self._tables)
 
-    def _results(
-        self, rows: npt.NDArray[np.int64], dist: npt.NDArray[np.int64]
-    ) -> list[tuple[int, int]]:
-        """Sorted ``(id, distance)`` pairs; a row found through several chunks once."""
-        if rows.size == 0:
-            return []
-        ids = self._ids[rows]
-        if ids.size > 1:
-            order = np.lexsort((ids, dist))
-            ids, dist = ids[order], dist[order]
-            keep = np.ones(ids.size, dtype=bool)
-            keep[1:] = ids[1:] != ids[:-1]
-            ids, dist = ids[keep], dist[keep]
-        return list(zip(ids.tolist(), dist.tolist(), strict=True))
 
-    def _numpy_query(
-        self, needle: npt.NDArray[np.uint64], max_distance: int
-    ) -> list[tuple[int, int]]:
-        """Plain scan of a small index (all rows are delta rows, all alive)."""
-        end = self._end
-        dist = np.bitwise_count(self._hashes[:end] ^ needle).sum(axis=1, dtype=np.int64)
-        rows = np.flatnonzero(dist <= max_distance)
-        return self._results(rows, dist[rows])
+class _View(NamedTuple):
+    hashes: npt.NDArray[np.uint64]
+    ids: npt.NDArray[np.int64]
+    alive: npt.NDArray[np.uint8]
+    main: int
+    end: int
+    tables: _Tables | None
+
+
+def _scratch_arrays(words: int, results: int) -> list[npt.NDArray[Any]]:
+    """Work buffers of one caller: ball keys, candidates, needle, hits."""
+    return [
+        np.empty((2, _ball_size(32, _MAX_RADIUS)), dtype=np.int64),
+        np.empty(_CANDIDATE_BATCH, dtype=np.int64),
+        np.empty(words, dtype=np.uint64),
+        np.empty(results, dtype=np.int64),
+        np.empty(results, dtype=np.int64),
+    ]
+
+
+def _batch(
+    view: _View, queries: npt.NDArray[np.uint64], max_distance: int
+) -> list[list[tuple[int, int]]]:
+    """The compiled batch search of ``queries`` (one thread's share of ``query_many``)."""
+    tables = view.tables
+    assert tables is not None
+    meta = tables.meta_for(max_distance)
+    keys, candidates, _, out_rows, out_dist = _scratch_arrays(
+        queries.shape[1], max(1024, 4 * len(queries))
+    )
+    results: list[list[tuple[int, int]]] = []
+    out_end = np.zeros(len(queries), dtype=np.int64)
+    first = 0
+    while first < len(queries):
+        done = _search_batch(
+            queries, first, max_distance, view.hashes, view.alive, view.main, view.end,
+            meta, tables.offsets, tables.table, tables.rows, keys, candidates, out_rows,
+            out_dist, out_end,
+        )  # fmt: skip
+        start = 0
+        for i in range(first, done):
+            stop = int(out_end[i])
+            if stop == start:
+                results.append([])
+            else:
+                results.append(_results(view, out_rows[start:stop], out_dist[start:stop]))
+            start = stop
+        if done == first:  # one query's hits did not fit in the empty buffer
+            out_rows = np.empty(2 * out_rows.shape[0], dtype=np.int64)
+            out_dist = np.empty(2 * out_dist.shape[0], dtype=np.int64)
+        first = done
+    return results
+
+
+def _results(
+    view: _View, rows: npt.NDArray[np.int64], dist: npt.NDArray[np.int64]
+) -> list[tuple[int, int]]:
+    """Sorted ``(id, distance)`` pairs; a row found through several chunks once."""
+    if rows.size == 0:
+        return []
+    ids = view.ids[rows]
+    if ids.size > 1:
+        order = np.lexsort((ids, dist))
+        ids, dist = ids[order], dist[order]
+        keep = np.ones(ids.size, dtype=bool)
+        keep[1:] = ids[1:] != ids[:-1]
+        ids, dist = ids[keep], dist[keep]
+    return list(zip(ids.tolist(), dist.tolist(), strict=True))
+
+
+def _numpy_query(
+    view: _View, needle: npt.NDArray[np.uint64], max_distance: int
+) -> list[tuple[int, int]]:
+    """Plain scan of a small index (all rows are delta rows, all alive)."""
+    dist = np.bitwise_count(view.hashes[: view.end] ^ needle).sum(axis=1, dtype=np.int64)
+    rows = np.flatnonzero(dist <= max_distance)
+    return _results(view, rows, dist[rows])
 
 
 def _cpu_count() -> int:

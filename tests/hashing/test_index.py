@@ -4,6 +4,7 @@ near-duplicates at every distance, clustered families, adds and removes through 
 from __future__ import annotations
 
 import random
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -424,3 +425,22 @@ def test_chunk_keys_match_a_bit_string_reference() -> None:
         start = rng.randint(0, 256 - width)
         expected = (value >> (256 - start - width)) & ((1 << width) - 1)
         assert index_module._chunk_key(words, start, width) == expected
+
+
+def test_concurrent_queries_see_one_consistent_state(small_multi_index: None) -> None:
+    rng = np.random.default_rng(12)
+    rows = _random_rows(rng, 3_000, "pdq")
+    index = HashIndex.from_arrays("pdq", np.arange(3_000, dtype=np.int64), rows[:3_000])
+    extra = _random_rows(rng, 500, "pdq")
+    for offset, row in enumerate(extra):  # more than the delta limit: the next query merges
+        index.add(10_000 + offset, bytes(row).hex())
+    mirror = _Mirror(
+        np.concatenate([np.arange(3_000), 10_000 + np.arange(500)]), np.concatenate([rows, extra])
+    )
+    needles = np.concatenate([rows[:40], extra[:40]])
+    expected = [mirror.query(needle, 31) for needle in needles]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = list(
+            pool.map(lambda needle: index.query(bytes(needle).hex(), 31), list(needles) * 3)
+        )
+    assert answers == expected * 3
