@@ -459,6 +459,7 @@ class HashIndex:
         self._delta: dict[int, int] = {}
         self._tables: _Tables | None = None
         self._merge_lock = threading.Lock()
+        self._current: _View | None = None  # what queries read; reset by every change
         self._local = threading.local()  # per-thread query buffers
 
     @classmethod
@@ -494,6 +495,7 @@ class HashIndex:
     def add(self, item_id: int, hex_value: str) -> None:
         """Store ``hex_value`` (strict wire form) under ``item_id``."""
         packed = self._pack(hex_value)
+        self._current = None
         item_id = int(item_id)
         row = self._delta.get(item_id)
         if row is None:
@@ -514,6 +516,7 @@ class HashIndex:
     def remove(self, item_id: int) -> None:
         """Forget ``item_id``; raises ``KeyError`` if it is not stored."""
         item_id = int(item_id)
+        self._current = None
         row = self._delta.pop(item_id, None)
         if row is None:
             if not self._kill_main(item_id):
@@ -636,6 +639,7 @@ class HashIndex:
             if bool(np.any(ids[1:] == ids[:-1])):
                 raise ValueError("ids must be unique")
         count = len(ids)
+        self._current = None
         indexed = AVAILABLE and count >= MIH_MIN_ROWS
         spare = max(_INITIAL_CAPACITY, count >> DELTA_SHIFT) if indexed else _INITIAL_CAPACITY
         self._tables = None  # free the old tables before building new ones
@@ -708,9 +712,14 @@ class HashIndex:
         Merges happen under a lock and replace the arrays (never change them in place), so
         concurrent queries each see one consistent state.
         """
+        view = self._current
+        if view is not None:
+            return view
         with self._merge_lock:
             self._maybe_merge()
-            return _View(self._hashes, self._ids, self._alive, self._main, self._end, self._tables)
+            view = _View(self._hashes, self._ids, self._alive, self._main, self._end, self._tables)
+            self._current = view
+            return view
 
 
 class _View(NamedTuple):
