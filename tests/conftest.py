@@ -125,6 +125,28 @@ def artifacts_dir() -> Path:
     return path
 
 
+# A public address (example.org's) that names under example.org resolve to in tests: the
+# sandbox has no DNS, and webhook endpoints must resolve to public addresses.
+EXAMPLE_ORG_ADDRESS = "93.184.215.14"
+
+
+@pytest.fixture
+def example_org_dns(monkeypatch) -> None:
+    """Webhook endpoints under example.org resolve (to a public address) without DNS."""
+    import ipaddress
+
+    from portal.platforms import webhooks
+
+    real = webhooks._resolve
+
+    def resolve(host: str, port: int) -> list:
+        if host == "example.org" or host.endswith(".example.org"):
+            return [ipaddress.ip_address(EXAMPLE_ORG_ADDRESS)]
+        return real(host, port)
+
+    monkeypatch.setattr(webhooks, "_resolve", resolve)
+
+
 @pytest.fixture(autouse=True)
 def _feed_counter_row(request) -> None:
     """Put back the feed counter row that migration cases.0002 creates.

@@ -17,10 +17,17 @@ Every request carries:
     Takeback-Webhook-Signature: v1=<hex HMAC-SHA256(secret, f"{timestamp}.{body}")>
 
 Endpoints must be public: a platform key must not become a way to make our
-servers call internal addresses. Every address a host resolves to is checked
-at registration and again just before each attempt, and redirects are not
-followed. (A DNS answer that changes between the check and the connection is
-not caught; put the workers behind an egress proxy if that matters to you.)
+servers call internal addresses (SSRF). The URL is checked exactly as the HTTP
+client here will use it (`_target_parse`): the host must be a plain ASCII DNS
+name or an IP literal, so a percent-encoded, trailing-dot or look-alike name is
+refused instead of being decoded later by a client library; the name must
+resolve, and every address it resolves to must be public (`_address_allowed`,
+which also looks inside NAT64, IPv4-mapped, 6to4 and Teredo addresses and
+refuses multicast). That is checked at registration and again at each attempt,
+and the attempt connects to the very address it checked (the connection is
+pinned, http.client with our own `connect`), so a DNS answer that changes
+between the check and the connection (rebinding) is never used. Redirects are
+not followed and no proxy from the environment is used.
 
 Deliveries of one endpoint may arrive out of order (a retry overtakes); every
 entry carries its feed position `seq`, and the README shows how to verify.
@@ -30,13 +37,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import ipaddress
 import json
+import re
 import secrets
 import socket
+import ssl
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -63,61 +71,167 @@ class WebhookCreated:
 
 
 def webhook_url_validate(*, url: str) -> str:
-    """An endpoint must be https (plain http to loopback only when settings allow it)."""
-    bad = ApplicationError("The webhook URL must be an https:// URL.", code="bad_webhook_url")
-    if not isinstance(url, str) or len(url) > 500:
-        raise bad
+    """An endpoint must be https to a public address (plain http to loopback only in tests)."""
+    target = _target_parse(url)
+    loopback = target.host in _LOOPBACK_HOSTS or _is_loopback_ip(target.host)
+    if target.scheme == "http" and not (settings.TAKEBACK_WEBHOOK_ALLOW_HTTP_LOOPBACK and loopback):
+        raise _bad_url()
+    try:
+        _destination_addresses(target)
+    except OSError as failure:
+        raise ApplicationError(
+            f"The webhook URL must point at a public internet address ({failure}).",
+            code="bad_webhook_url",
+        ) from None
+    return url
+
+
+def _bad_url() -> ApplicationError:
+    return ApplicationError("The webhook URL must be an https:// URL.", code="bad_webhook_url")
+
+
+# A DNS name as it goes on the wire: ASCII letters, digits and hyphens in dot-separated
+# labels (IDNs in their xn-- form), a top-level label that starts with a letter (so
+# 2130706433 or 0x7f.1 are not taken for names), no trailing dot, at most 253 characters.
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_HOSTNAME = re.compile(rf"(?=.{{1,253}}\Z)(?:{_LABEL}\.)*[a-z](?:[a-z0-9-]{{0,61}}[a-z0-9])?\Z")
+_PATH = re.compile(r"[!-~]*\Z")  # printable ASCII, no spaces or controls
+# NAT64 prefixes (RFC 6052 well-known, RFC 8215 local use): the IPv4 address is the last 32 bits.
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+
+
+@dataclass(frozen=True)
+class _Target:
+    """Where an attempt goes, in the very form the client below uses."""
+
+    scheme: str
+    host: str  # lower-case name or IP literal (no brackets): the Host header and TLS name
+    port: int
+    path: str  # request target: path and query
+
+
+def _target_parse(url: object) -> _Target:
+    if not isinstance(url, str) or len(url) > 500 or not url.isascii():
+        raise _bad_url()
     try:
         parts = urlsplit(url)
         port = parts.port  # raises ValueError on a bad port
     except ValueError:
-        raise bad from None
-    host = (parts.hostname or "").lower()
-    if not host or parts.username or parts.password or parts.fragment or port == 0:
-        raise bad
-    if not _destination_allowed(host):
-        raise ApplicationError(
-            "The webhook URL must point at a public internet address.", code="bad_webhook_url"
-        )
-    if parts.scheme == "https":
-        return url
+        raise _bad_url() from None
+    host = parts.hostname or ""
     if (
-        parts.scheme == "http"
-        and settings.TAKEBACK_WEBHOOK_ALLOW_HTTP_LOOPBACK
-        and (host in _LOOPBACK_HOSTS or _is_loopback_ip(host))
+        parts.scheme not in ("https", "http")
+        or parts.username is not None
+        or parts.password is not None
+        or parts.fragment
+        or port == 0
+        or not _PATH.match(parts.path + parts.query)
     ):
-        return url
-    raise bad
+        raise _bad_url()
+    if not _is_ip(host) and not _HOSTNAME.match(host):
+        # Percent-encoded, trailing dot, spaces, non-ASCII...: refused, never decoded.
+        raise _bad_url()
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    default_port = 443 if parts.scheme == "https" else 80
+    return _Target(scheme=parts.scheme, host=host, port=port or default_port, path=path)
 
 
-def _destination_allowed(host: str) -> bool:
-    """True unless `host` resolves to a non-public address (private, loopback, link-local...).
-
-    A host that doesn't resolve yet is allowed here: the attempt itself then fails.
-    Loopback is allowed only with TAKEBACK_WEBHOOK_ALLOW_HTTP_LOOPBACK (tests).
-    """
+def _is_ip(host: str) -> bool:
     try:
-        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    except (OSError, UnicodeError):
-        return True
-    for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
-        if address.is_global:
-            continue
-        if address.is_loopback and settings.TAKEBACK_WEBHOOK_ALLOW_HTTP_LOOPBACK:
-            continue
+        ipaddress.ip_address(host)
+    except ValueError:
         return False
     return True
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    """A 3xx is an answer like any other non-2xx: never follow it elsewhere."""
+def _resolve(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """The addresses `host` resolves to now (an IP literal is itself); raises OSError."""
+    if _is_ip(host):
+        return [ipaddress.ip_address(host)]
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+    return [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
 
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        return None
+
+def _embedded(
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address,
+) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """The address and every IPv4 address carried inside it (the packet may end up there)."""
+    found: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = [address]
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped:
+            found.append(address.ipv4_mapped)
+        if address.sixtofour:
+            found.append(address.sixtofour)
+        if address.teredo:
+            found.extend(address.teredo)
+        if any(address in net for net in (*_NAT64, _IPV4_COMPATIBLE)):
+            found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return found
 
 
-_opener = urllib.request.build_opener(_NoRedirects)
+def _address_allowed(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Public unicast only (loopback too when TAKEBACK_WEBHOOK_ALLOW_HTTP_LOOPBACK, for tests)."""
+    for candidate in _embedded(address):
+        if candidate.is_loopback and settings.TAKEBACK_WEBHOOK_ALLOW_HTTP_LOOPBACK:
+            continue
+        if candidate.is_multicast or not candidate.is_global:
+            return False
+    return True
+
+
+def _destination_addresses(target: _Target) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """The addresses to connect to, all checked; raises OSError when none may be used."""
+    try:
+        addresses = _resolve(target.host, target.port)
+    except (OSError, UnicodeError) as failure:
+        raise OSError(f"the endpoint's name does not resolve: {failure}") from None
+    if not addresses:
+        raise OSError("the endpoint's name does not resolve")
+    if not all(_address_allowed(address) for address in addresses):
+        raise OSError("the endpoint resolves to a non-public address")
+    return addresses
+
+
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    """HTTP to a checked address, whatever the name resolves to by now."""
+
+    def __init__(self, target: _Target, address: str, timeout: float) -> None:
+        super().__init__(target.host, target.port, timeout=timeout)
+        self._address = address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """HTTPS to a checked address; the certificate is verified for the name."""
+
+    def __init__(self, target: _Target, address: str, timeout: float) -> None:
+        super().__init__(
+            target.host, target.port, timeout=timeout, context=ssl.create_default_context()
+        )
+        self._address = address
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
+
+
+def _post(*, url: str, body: bytes, headers: dict[str, str]) -> int:
+    """POST once to a checked, pinned address; the status code (3xx included, never followed)."""
+    target = _target_parse(url)
+    addresses = _destination_addresses(target)
+    timeout = settings.TAKEBACK_WEBHOOK_TIMEOUT_SECONDS
+    kind = _PinnedHTTPSConnection if target.scheme == "https" else _PinnedHTTPConnection
+    connection = kind(target, str(addresses[0]), timeout)
+    try:
+        connection.request("POST", target.path, body=body, headers=headers)
+        response = connection.getresponse()
+        response.read(64 * 1024)  # the answer's body is not used; read a little, politely
+        return response.status
+    finally:
+        connection.close()
 
 
 def _is_loopback_ip(host: str) -> bool:
@@ -254,30 +368,18 @@ def webhook_deliver(*, delivery_id: str) -> DeliveryOutcome:
         # The request is made while the row is locked: a duplicate task (Celery
         # delivers at least once) waits here and then sees the recorded outcome.
         timestamp = int(time.time())
-        request = urllib.request.Request(  # noqa: S310 - scheme checked at registration
-            endpoint.url,
-            data=body,
-            method="POST",
-            headers={
-                "Content-Type": "application/json",
-                "User-Agent": "Takeback-Webhooks/1",
-                HEADER_ID: str(delivery.id),
-                HEADER_TIMESTAMP: str(timestamp),
-                HEADER_SIGNATURE: webhook_sign(
-                    secret=endpoint.secret, timestamp=timestamp, body=body
-                ),
-            },
-        )
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "Takeback-Webhooks/1",
+            HEADER_ID: str(delivery.id),
+            HEADER_TIMESTAMP: str(timestamp),
+            HEADER_SIGNATURE: webhook_sign(secret=endpoint.secret, timestamp=timestamp, body=body),
+        }
         status_code, error = None, ""
         try:
-            if not _destination_allowed((urlsplit(endpoint.url).hostname or "").lower()):
-                raise OSError("the endpoint resolves to a non-public address")
-            with _opener.open(
-                request, timeout=settings.TAKEBACK_WEBHOOK_TIMEOUT_SECONDS
-            ) as response:
-                status_code = response.status
-        except urllib.error.HTTPError as failure:
-            status_code, error = failure.code, f"HTTP {failure.code}"
+            status_code = _post(url=endpoint.url, body=body, headers=headers)
+            if not 200 <= status_code < 300:
+                error = f"HTTP {status_code}"
         except Exception as failure:
             # Whatever went wrong (refused, timed out, not HTTP at all) is one failed
             # attempt, recorded here and retried: it never escapes to the caller.

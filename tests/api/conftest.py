@@ -16,6 +16,11 @@ def other(db) -> PlatformClient:
 
 
 @pytest.fixture(autouse=True)
+def _example_org_resolves(example_org_dns) -> None:
+    """Webhook URLs under example.org resolve to a public address (tests/conftest.py)."""
+
+
+@pytest.fixture(autouse=True)
 def _fresh_throttles():
     """Throttle counters are keyed by key id, and rolled-back ids are reused by the next test."""
     from django.core.cache import cache

@@ -179,3 +179,7 @@ def test_with_a_broker_that_is_down_a_submission_is_neither_delayed_nor_failed(s
             tasks.local_worker_drain(timeout=30)
         finally:
             app.conf.update(saved)
+            # The producer pool holds connections to the broker it was made for: drop it.
+            app.pool.force_close_all()
+            app._pool = None
+            app.amqp._producer_pool = None

@@ -38,7 +38,7 @@ def test_lagging_platforms_are_listed_with_their_pending_removals(operator_clien
     assert ">Current</a>" in page and ">Lagging</a>" not in page
 
 
-def test_webhook_pages_never_show_the_signing_secret(operator_client):
+def test_webhook_pages_never_show_the_signing_secret(operator_client, example_org_dns):
     from portal.platforms import webhooks
     from portal.platforms.models import WebhookDelivery
 
