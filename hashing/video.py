@@ -43,7 +43,9 @@ from __future__ import annotations
 
 import io
 import os
+from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, BinaryIO
@@ -121,6 +123,9 @@ _QUICKTIME_ATOMS = frozenset({b"moov", b"mdat", b"wide", b"free", b"skip", b"pno
 SNIFF_BYTES = 16
 
 _RGB = "rgb24"
+
+# Sampled frames converted but not yet hashed (8K RGB is 100 MB a frame).
+_IN_FLIGHT = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,13 +353,26 @@ def _hash_container(
     rate32 = np.float32(frame_rate)  # hasher.h VideoMetadata::framerate is a float
     sampled: list[VpdqFrame] = []
     decoded = 0
-    for frame in _decoded_frames(container, stream):
-        _check_frame(frame, decoded, limits)
-        if decoded % frame_mod == 0:
-            pdq, quality = _frame_pdq(_rgb(frame, width, height))
-            timestamp = float(np.float32(decoded) / rate32)
-            sampled.append(VpdqFrame(decoded, timestamp, pdq, quality))
-        decoded += 1
+    # PDQ runs on a helper thread while the decoder goes on (both release the GIL), as
+    # vpdq's hashing threads do; at most _IN_FLIGHT converted frames wait in memory.
+    pending: deque[tuple[int, Future[tuple[str, int]]]] = deque()
+
+    def collect() -> None:
+        number, future = pending.popleft()
+        pdq, quality = future.result()
+        timestamp = float(np.float32(number) / rate32)
+        sampled.append(VpdqFrame(number, timestamp, pdq, quality))
+
+    with ThreadPoolExecutor(1, thread_name_prefix="hashing-vpdq") as pool:
+        for frame in _decoded_frames(container, stream):
+            _check_frame(frame, decoded, limits)
+            if decoded % frame_mod == 0:
+                pending.append((decoded, pool.submit(_frame_pdq, _rgb(frame, width, height))))
+                if len(pending) > _IN_FLIGHT:
+                    collect()
+            decoded += 1
+        while pending:
+            collect()
     if decoded == 0:
         raise UnreadableVideo()
     duration = declared if declared is not None else decoded / frame_rate

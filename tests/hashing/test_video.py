@@ -132,10 +132,17 @@ def encode(clip: Clip, target: str | Path | io.BytesIO) -> None:
             output.mux(audio.encode())
 
 
+_ENCODED: dict[str, bytes] = {}
+
+
 def clip_bytes(clip: Clip) -> bytes:
-    buffer = io.BytesIO()
-    encode(clip, buffer)
-    return buffer.getvalue()
+    """The clip encoded in memory (each distinct clip is encoded once per session)."""
+    key = repr(clip)
+    if key not in _ENCODED:
+        buffer = io.BytesIO()
+        encode(clip, buffer)
+        _ENCODED[key] = buffer.getvalue()
+    return _ENCODED[key]
 
 
 def write_clip(clip: Clip, directory: Path, name: str) -> Path:
