@@ -9,6 +9,7 @@ Clients are identified by a keyed hash of their IP address, kept only in the
 cache for the length of the window: the address itself is never stored.
 """
 
+import contextlib
 import hashlib
 import hmac
 from dataclasses import dataclass
@@ -88,9 +89,18 @@ def secret_success_record(*, action: str, number: str, client: str) -> None:
     cache.delete(_keys(action=action, number=number, client=client)["case"])
 
 
+def _creation_key(client: str) -> str:
+    return f"{_PREFIX}:create:client:{client}"
+
+
 def case_creation_allowed(*, client: str) -> bool:
-    """Count a case creation; False once a client made too many in the window."""
-    key = f"{_PREFIX}:create:client:{client}"
+    """Reserve a case creation; False once a client made too many in the window.
+
+    Call it before the expensive part (hashing uploads), and hand the place back
+    with `case_creation_refund` when no case is created, so refused submissions
+    don't use up the quota.
+    """
+    key = _creation_key(client)
     window = settings.TAKEBACK_CASE_CREATION_WINDOW_SECONDS
     cache.add(key, 0, timeout=window)
     try:
@@ -99,6 +109,12 @@ def case_creation_allowed(*, client: str) -> bool:
         cache.set(key, 1, timeout=window)
         count = 1
     return count <= settings.TAKEBACK_CASE_CREATION_MAX_PER_CLIENT
+
+
+def case_creation_refund(*, client: str) -> None:
+    """Give back a place reserved by `case_creation_allowed` for a case that wasn't created."""
+    with contextlib.suppress(ValueError):  # the window ended meanwhile: nothing to give back
+        cache.decr(_creation_key(client))
 
 
 def constant_time_equal(a: str, b: str) -> bool:

@@ -160,6 +160,14 @@ FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.MemoryFileUploadHandler
 TAKEBACK_MAX_UPLOAD_BYTES = env.int("TAKEBACK_MAX_UPLOAD_BYTES", default=30 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = TAKEBACK_MAX_UPLOAD_BYTES
 DATA_UPLOAD_MAX_MEMORY_SIZE = TAKEBACK_MAX_UPLOAD_BYTES
+# What a file costs is its pixels (a 1-bit PNG of 64 MP is 8 kB): read from headers before
+# anything is decoded, per file and per request (portal/cases/server_hashing.py).
+TAKEBACK_UPLOAD_MAX_PIXELS_PER_FILE = env.int(
+    "TAKEBACK_UPLOAD_MAX_PIXELS_PER_FILE", default=24_000_000
+)
+TAKEBACK_UPLOAD_MAX_PIXELS_PER_REQUEST = env.int(
+    "TAKEBACK_UPLOAD_MAX_PIXELS_PER_REQUEST", default=120_000_000
+)
 
 # TEMPLATES
 # ------------------------------------------------------------------------------

@@ -162,12 +162,17 @@ def submit_hashes(request: HttpRequest) -> JsonResponse:
         organisation = _caseworker_organisation(request, payload.get("organisation"))
         if not throttling.case_creation_allowed(client=client_of(request)):
             return _error(_("Too many cases were started from here. Please try later."), 429)
-        created = services.case_create(
-            items=items,
-            subject=subject,
-            organisation=organisation,
-            with_recovery_code=bool(payload.get("recovery_code")),
-        )
+        try:
+            created = services.case_create(
+                items=items,
+                subject=subject,
+                organisation=organisation,
+                with_recovery_code=bool(payload.get("recovery_code")),
+            )
+        except ApplicationError:
+            # A refused submission doesn't use up the quota (issue 10, finding 6).
+            throttling.case_creation_refund(client=client_of(request))
+            raise
     except ApplicationError as error:
         return _error(str(error.message))
     return JsonResponse(
@@ -204,31 +209,42 @@ def upload(request: HttpRequest, *, add: bool = False) -> HttpResponse:
             % {"mb": settings.TAKEBACK_MAX_UPLOAD_BYTES // (1024 * 1024)}
         )
     elif request.method == "POST" and form.is_valid():
-        items = []
-        for outcome in server_hashing.uploads_hash(form.cleaned_data["files"]):
-            if outcome.item is not None:
-                items.append(outcome.item)
-                continue
-            message = HASHING_MESSAGES.get(type(outcome.error), _("This file could not be hashed."))
-            errors.append(_("File %(n)d: %(message)s") % {"n": outcome.number, "message": message})
-        if not errors:
+        client = client_of(request)
+        # The creation throttle is checked before anything is hashed, so a refused
+        # request costs no decoding; the place it reserves is handed back unless a
+        # case is created (refused submissions don't use up the quota).
+        if case is None and not throttling.case_creation_allowed(client=client):
+            errors.append(_("Too many cases were started from here. Please try later."))
+        else:
+            created = None
             try:
-                if case is not None:
+                items = []
+                for outcome in server_hashing.uploads_hash(form.cleaned_data["files"]):
+                    if outcome.item is not None:
+                        items.append(outcome.item)
+                        continue
+                    message = HASHING_MESSAGES.get(
+                        type(outcome.error), _("This file could not be hashed.")
+                    )
+                    errors.append(
+                        _("File %(n)d: %(message)s") % {"n": outcome.number, "message": message}
+                    )
+                if not errors and case is not None:
                     services.hashes_add(case=case, items=items)
                     messages.success(request, _("Your images were added to your case."))
                     return redirect("web:status")
-                if not throttling.case_creation_allowed(client=client_of(request)):
-                    raise ApplicationError(
-                        _("Too many cases were started from here. Please try later.")
+                if not errors:
+                    created = services.case_create(
+                        items=items,
+                        subject=subject,
+                        with_recovery_code=form.cleaned_data["recovery"],
                     )
-                created = services.case_create(
-                    items=items,
-                    subject=subject,
-                    with_recovery_code=form.cleaned_data["recovery"],
-                )
             except ApplicationError as error:
                 errors.append(str(error.message))
-            else:
+            finally:
+                if case is None and created is None:
+                    throttling.case_creation_refund(client=client)
+            if created is not None:
                 return render(
                     request,
                     "web/created.html",
