@@ -353,6 +353,10 @@ TAKEBACK_QUICK_EXIT_URL = env.str(
 TAKEBACK_PIN_MAX_FAILURES_PER_CASE = env.int("TAKEBACK_PIN_MAX_FAILURES_PER_CASE", default=5)
 TAKEBACK_PIN_MAX_FAILURES_PER_CLIENT = env.int("TAKEBACK_PIN_MAX_FAILURES_PER_CLIENT", default=20)
 TAKEBACK_PIN_LOCKOUT_SECONDS = env.int("TAKEBACK_PIN_LOCKOUT_SECONDS", default=15 * 60)
+# A slower budget per case, shared by every client: once spent, only clients that
+# haven't failed on the case may try (issue 10, finding 4; docs/security.md).
+TAKEBACK_PIN_CASE_BUDGET = env.int("TAKEBACK_PIN_CASE_BUDGET", default=100)
+TAKEBACK_PIN_CASE_BUDGET_SECONDS = env.int("TAKEBACK_PIN_CASE_BUDGET_SECONDS", default=24 * 60 * 60)
 TAKEBACK_CASE_CREATION_MAX_PER_CLIENT = env.int("TAKEBACK_CASE_CREATION_MAX_PER_CLIENT", default=30)
 TAKEBACK_CASE_CREATION_WINDOW_SECONDS = 60 * 60
 # Behind N reverse proxies that append to X-Forwarded-For, the client is the

@@ -99,9 +99,13 @@ def test_failures_lock_the_case_then_the_client():
         throttling.secret_failure_record(number="AAAA-AAAA-AAAA-AAAA", **scope)
     locked = throttling.secret_lockout_check(number="aaaa aaaa aaaa aaaa", **scope)
     assert locked is not None and locked.scope == "case"
-    # Another client is locked out of that case too: the case is what is guarded.
+    # Another client is not locked out of that case: a stranger must not be able to lock
+    # the owner out (issue 10, finding 4; the case's own budget is in test_lockout.py).
     other = throttling.client_key(ip="198.51.100.1")
-    assert throttling.secret_lockout_check(action="pin", number="AAAA-AAAA-AAAA-AAAA", client=other)
+    assert (
+        throttling.secret_lockout_check(action="pin", number="AAAA-AAAA-AAAA-AAAA", client=other)
+        is None
+    )
     # The guessing client moves on to other cases and is stopped by its own count.
     throttling.secret_failure_record(number="BBBB-BBBB-BBBB-BBBB", **scope)
     throttling.secret_failure_record(number="CCCC-CCCC-CCCC-CCCC", **scope)
