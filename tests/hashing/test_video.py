@@ -12,6 +12,7 @@ import functools
 import hashlib
 import io
 import os
+import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
@@ -508,3 +509,20 @@ def test_corrupted_bytes_give_a_hash_or_a_hashing_error(clip: Clip) -> None:
                 damaged[int(spot)] = int(rng.integers(0, 256))
         with contextlib.suppress(hashing.HashingError):
             hash_video(bytes(damaged))
+
+
+def test_in_memory_uploads_never_open_a_file(
+    original_path: Path, original: video.VideoHash, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bytes and file objects are demuxed through PyAV's callbacks, never via the disk."""
+    data = original_path.read_bytes()
+
+    def no_files(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"opened a file: {args!r}")
+
+    monkeypatch.setattr("builtins.open", no_files)
+    monkeypatch.setattr(io, "open", no_files)
+    monkeypatch.setattr(os, "open", no_files)
+    monkeypatch.setattr(tempfile, "mkstemp", no_files)
+    assert hash_video(data) == original
+    assert hash_video(io.BytesIO(data)) == original
