@@ -19,6 +19,7 @@ from hashing.algorithms import ALGORITHMS, SHARED_ALGORITHMS, SHARED_EXACT, SHAR
 from hashing.distance import is_valid_hex
 from hashing.pdq import PDQ_QUALITY_FLOOR
 from portal.cases.models import Case, Organisation, SubmittedHash
+from portal.cases.plausibility import hash_plausibility_check
 from portal.cases.positions import feed_positions_allocate
 from portal.exceptions import ApplicationError
 
@@ -83,6 +84,10 @@ def item_validate(*, item: SubmittedItem) -> None:
             raise ApplicationError(
                 f"{algorithm} hash must be lower-case hex of the right length.", code="bad_hash"
             )
+        # The hash itself must be one a real file could have (the client's
+        # quality is not taken on trust): see portal/cases/plausibility.py.
+        if (implausible := hash_plausibility_check(algorithm=algorithm, value=value)) is not None:
+            raise ApplicationError(implausible.message, code=implausible.code)
     if item.pdq_quality is not None and not 0 <= item.pdq_quality <= 100:
         raise ApplicationError("PDQ quality must be 0-100.", code="bad_quality")
     # Low-quality PDQ hashes match unrelated pictures; they are refused, not stored

@@ -23,6 +23,11 @@ def random_pdq(rng: random.Random) -> str:
     return f"{sum(1 << b for b in bits):064x}"
 
 
+def random_phash(rng: random.Random) -> str:
+    """A random pHash value with 32 of 64 bits set (its median split), as real ones have."""
+    return f"{sum(1 << b for b in rng.sample(range(64), 32)):016x}"
+
+
 def _digests(payload: bytes) -> dict[str, str]:
     return {
         "md5": hashlib.md5(payload, usedforsecurity=False).hexdigest(),
@@ -53,7 +58,7 @@ class SubmittedItemFactory(factory.Factory):
     hashes = factory.LazyAttribute(
         lambda o: {
             "pdq": random_pdq(o.rng),
-            "phash": f"{o.rng.getrandbits(64):016x}",
+            "phash": random_phash(o.rng),
             **_digests(o.payload),
         }
     )

@@ -1,8 +1,9 @@
 """`manage.py seed_demo`: demo cases with realistic random hashes.
 
 Random PDQ values have 128 of 256 bits set, as real PDQ hashes do (the median
-threshold splits the coefficients in half); pHash/dHash are random 64-bit
-values; MD5/SHA-256 are digests of random bytes.
+threshold splits the coefficients in half), pHash values 32 of 64 for the
+same reason, dHash values are random 64-bit values (within the plausibility
+band of portal/cases/plausibility.py); MD5/SHA-256 are digests of random bytes.
 """
 
 import hashlib
@@ -21,14 +22,25 @@ def random_pdq(rng: random.Random) -> str:
     return f"{sum(1 << b for b in bits):064x}"
 
 
+def random_phash(rng: random.Random) -> str:
+    return f"{sum(1 << b for b in rng.sample(range(64), 32)):016x}"
+
+
+def random_dhash(rng: random.Random) -> str:
+    while True:  # outside the band (4-60 bits set) once in ~10^14 draws
+        value = rng.getrandbits(64)
+        if 4 <= value.bit_count() <= 60:
+            return f"{value:016x}"
+
+
 def random_item(rng: random.Random) -> services.SubmittedItem:
     payload = rng.randbytes(64)
     return services.SubmittedItem(
         media_kind=SubmittedHash.MediaKind.IMAGE,
         hashes={
             "pdq": random_pdq(rng),
-            "phash": f"{rng.getrandbits(64):016x}",
-            "dhash": f"{rng.getrandbits(64):016x}",
+            "phash": random_phash(rng),
+            "dhash": random_dhash(rng),
             "md5": hashlib.md5(payload, usedforsecurity=False).hexdigest(),
             "sha256": hashlib.sha256(payload).hexdigest(),
         },
