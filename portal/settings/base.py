@@ -366,3 +366,29 @@ TAKEBACK_PROXY_COUNT = env.int("TAKEBACK_PROXY_COUNT", default=0)
 # PORTAL: TEMPLATES
 # ------------------------------------------------------------------------------
 TEMPLATES[0]["OPTIONS"]["context_processors"].append("portal.web.context.portal")
+
+# HARDENING (issue 10): STAFF SIGN-IN THROTTLE, REQUEST LIMITS, COOKIES, FILES
+# ------------------------------------------------------------------------------
+# https://django-axes.readthedocs.io/en/latest/4_configuration.html
+# Every password check that comes with a request (the staff sign-in, which is also the
+# operators' way into /operators/) goes through django-axes first. Counted per
+# (username, client) so a stranger can't lock an operator out from elsewhere; kept in
+# the cache only, under the keyed client hash (portal/web/middleware.py).
+INSTALLED_APPS += ["axes"]
+MIDDLEWARE += ["axes.middleware.AxesMiddleware"]
+AUTHENTICATION_BACKENDS = [
+    "portal.web.middleware.LoginThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_FAILURE_LIMIT = env.int("TAKEBACK_STAFF_MAX_FAILURES", default=10)
+AXES_COOLOFF_TIME = env.float("TAKEBACK_STAFF_LOCKOUT_HOURS", default=0.25)  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "portal.web.middleware.axes_client"
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "429.html"
+AXES_VERBOSE = False
+# The cache handler wants a cache shared by every process. The embedded default is one
+# process (runserver), so its per-process cache is shared by all; production settings
+# refuse to start without REDIS_URL.
+SILENCED_SYSTEM_CHECKS = [] if REDIS_URL else ["axes.W001"]
