@@ -20,6 +20,15 @@ from typing import Any
 
 USER_AGENT = "takeback-platform/1"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+API_PREFIX = "/api/v1"
+
+
+def site_root(base_url: str) -> str:
+    """The site root of a base URL given as the root or as ``.../api/v1`` (either works)."""
+    root = base_url.strip().rstrip("/")
+    if root.endswith(API_PREFIX):
+        root = root[: -len(API_PREFIX)].rstrip("/")
+    return root
 
 
 class ApiError(Exception):
@@ -51,7 +60,9 @@ class Client:
         retries: int = 5,
         backoff: float = 0.5,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        # Paths below are the API's full paths, so the root is kept whichever form was given.
+        self.given_base_url = base_url
+        self.base_url = site_root(base_url)
         self._api_key = api_key
         self.timeout = timeout
         self.retries = retries
@@ -95,7 +106,16 @@ class Client:
                     attempt += 1
                     exc.close()
                     continue
-                raise _api_error(exc) from None
+                error = _api_error(exc)
+                if exc.code == 404:
+                    raise ApiError(
+                        f"{error} at {url.split('?')[0]}: is --base-url right? Expected the "
+                        f"site root (https://takeback.example) or its {API_PREFIX} "
+                        f"(https://takeback.example{API_PREFIX}); got {self.given_base_url!r}",
+                        status=404,
+                        code=error.code,
+                    ) from None
+                raise error from None
             except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
                 if attempt < self.retries:
                     self._sleep(attempt, None)

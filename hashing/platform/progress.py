@@ -1,7 +1,8 @@
 """A small progress bar on stderr, standard library only.
 
 Redrawn in place on a terminal at most ten times a second; when stderr is not a
-terminal (a cron job, a log file) it prints a plain line now and then instead.
+terminal (a cron job, a log file, a pipe) it prints a plain line every five seconds
+instead, and the final line once.
 """
 
 from __future__ import annotations
@@ -31,8 +32,11 @@ class Progress:
         self.enabled = enabled
         self._tty = hasattr(self.stream, "isatty") and self.stream.isatty()
         self._started = time.monotonic()
-        self._drawn = 0.0
+        # The first line waits one interval too: a quick run prints only its final line,
+        # once (a log or a pipe would otherwise get a start line and an end line).
+        self._drawn = self._started
         self._interval = 0.1 if self._tty else 5.0
+        self._closed = False
 
     def update(self, count: int = 1, *, total: int | None = None) -> None:
         self.done += count
@@ -43,7 +47,9 @@ class Progress:
             self._draw(now)
 
     def close(self) -> None:
-        self._draw(time.monotonic(), final=True)
+        if not self._closed:
+            self._closed = True
+            self._draw(time.monotonic(), final=True)
 
     def _draw(self, now: float, *, final: bool = False) -> None:
         if not self.enabled:

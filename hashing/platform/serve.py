@@ -1,9 +1,14 @@
 """``serve-index``: the local lookups over HTTP on loopback, for a non-Python upload path.
 
 ``POST /check`` with ``{"hashes": {"pdq": "...", "phash": "...", "md5": "..."}}`` answers
-``{"match": bool, "distance", "matches": [...]}``; ``GET /health`` answers the store's
-size and feed position. The index is rebuilt when a ``sync`` has moved the store's
-position. Images are never sent here: hash them where they are.
+``{"verdict", "match": bool, "needs_review": bool, "distance", "matches": [...]}``, as
+``check`` does for a file. ``hashes`` may be the whole record ``python -m hashing --dihedral``
+prints: ``pdq_quality`` (a low one turns pHash-only hits into ``needs_review``),
+``pdq_dihedral`` (the image's 8 PDQ variants, name -> hex: rotated and mirrored copies
+match) and, for a video, ``vpdq`` (its frames: each is looked up among the PDQ hashes).
+``GET /health`` answers the store's size and feed position. The index is rebuilt when a
+``sync`` has moved the store's position. Images are never sent here: hash them where
+they are.
 """
 
 from __future__ import annotations
@@ -84,22 +89,43 @@ class _Handler(BaseHTTPRequestHandler):
         except (ValueError, KeyError, TypeError):
             self._send(400, {"code": "bad_request", "message": 'Send {"hashes": {...}}.'})
             return
-        for algorithm, value in hashes.items():
-            if algorithm not in HEX_LENGTHS or not is_valid_hex(algorithm, value):
-                self._send(
-                    400,
-                    {"code": "bad_hash", "message": f"{algorithm}: lower-case hex of its length."},
-                )
-                return
-        matches = self.server.checker().lookup(hashes)
-        self._send(
-            200,
-            {
-                "match": bool(matches),
-                "distance": matches[0]["distance"] if matches else None,
-                "matches": matches,
-            },
-        )
+        problem = _invalid(hashes)
+        if problem:
+            self._send(400, {"code": "bad_hash", "message": problem})
+            return
+        self._send(200, self.server.checker().assess(hashes))
+
+
+# Record fields that are not hashes of the file (python -m hashing prints them).
+_RECORD_FIELDS = frozenset({"path", "media", "duration"})
+
+
+def _invalid(hashes: dict[str, Any]) -> str | None:
+    """What is wrong with a lookup's hashes, or None."""
+    for name, value in hashes.items():
+        if name in _RECORD_FIELDS:
+            continue
+        if name == "pdq_quality":
+            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 100:
+                return "pdq_quality: an integer from 0 to 100."
+        elif name == "pdq_dihedral":
+            if not isinstance(value, dict) or not all(
+                isinstance(v, str) and is_valid_hex("pdq", v) for v in value.values()
+            ):
+                return "pdq_dihedral: variant name -> PDQ (64 lower-case hex)."
+        elif name == "vpdq":
+            if not isinstance(value, list) or not all(_valid_frame(f) for f in value):
+                return 'vpdq: a list of {"frame", "timestamp", "pdq", "quality"}.'
+        elif name not in HEX_LENGTHS or not is_valid_hex(name, value):
+            return f"{name}: lower-case hex of its length."
+    return None
+
+
+def _valid_frame(frame: object) -> bool:
+    if not isinstance(frame, dict) or not is_valid_hex("pdq", frame.get("pdq")):
+        return False
+    numbers = (frame.get("frame"), frame.get("timestamp"), frame.get("quality"))
+    return all(isinstance(n, int | float) and not isinstance(n, bool) for n in numbers)
 
 
 def serve(db_path: str, *, host: str = "127.0.0.1", port: int = 8765) -> None:  # pragma: no cover

@@ -10,6 +10,7 @@ tests assert in a fresh interpreter.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import socket
@@ -21,9 +22,11 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import av
+import numpy as np
 import pytest
 from django.db import connections
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFilter
 
 import hashing
 from hashing.distance import hamming_distance
@@ -34,6 +37,7 @@ from portal.platforms.models import Decoy, Platform
 from portal.platforms.selectors import case_distribution
 
 ROOT = Path(__file__).resolve().parents[2]
+TOOLKIT = [sys.executable, "-m", "hashing.platform"]
 
 
 @pytest.fixture(autouse=True)
@@ -44,12 +48,12 @@ def live_server_resources(settings, monkeypatch) -> None:
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 
-def draw_image(path: Path, seed: int) -> Path:
+def draw_image(path: Path, seed: int, *, shapes: int = 40) -> Path:
     """A busy picture of random shapes: plenty of structure for a confident PDQ hash."""
     rng = random.Random(seed)
     image = Image.new("RGB", (320, 240), tuple(rng.randrange(256) for _ in range(3)))
     draw = ImageDraw.Draw(image)
-    for _ in range(40):
+    for _ in range(shapes):
         x0, y0 = rng.randrange(320), rng.randrange(240)
         x1, y1 = x0 + rng.randrange(20, 160), y0 + rng.randrange(20, 120)
         colour = tuple(rng.randrange(256) for _ in range(3))
@@ -315,3 +319,243 @@ def test_toolkit_never_imports_django(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["match"] is False
+
+
+def encode_clip(
+    path: Path, pictures: list[Image.Image], *, fps: int = 10, seconds: int = 2
+) -> Path:
+    """An H.264 MP4 showing each picture for `seconds` (PyAV, as tests/hashing/test_video.py)."""
+    with av.open(str(path), "w", format="mp4") as output:
+        stream = output.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        for picture in pictures:
+            pixels = np.asarray(picture.convert("RGB").resize((320, 240)))
+            for _ in range(fps * seconds):
+                output.mux(stream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")))
+        output.mux(stream.encode())
+    return path
+
+
+def synced(live_server, tmp_path: Path, *items: cases.SubmittedItem) -> tuple[object, Path]:
+    """A platform whose store holds one case of `items` (and its decoys)."""
+    created = platforms.platform_create(name="Small Platform")
+    cases.case_create(items=list(items))
+    db = tmp_path / "hashes.db"
+    done = toolkit(*sync_args(live_server, created.api_key.raw, db, "--quiet"))
+    assert done.returncode == 0, done.stderr
+    return created, db
+
+
+def test_check_catches_rotated_and_mirrored_copies(live_server, tmp_path):
+    picture = draw_image(tmp_path / "p.png", 5)
+    _, db = synced(live_server, tmp_path, item_of(picture))
+    original = Image.open(picture)
+    copies = {
+        "rot90": original.rotate(90, expand=True),
+        "rot270": original.rotate(-90, expand=True),
+        "mirror": original.transpose(Image.Transpose.FLIP_LEFT_RIGHT),
+    }
+    paths = []
+    for name, image in copies.items():
+        paths.append(tmp_path / f"{name}.jpg")
+        image.save(paths[-1], format="JPEG", quality=85)
+    code, results = check(db, *paths)
+    assert code == 1
+    listed = item_of(picture).hashes["pdq"]
+    for result in results:
+        assert result["verdict"] == "match" and result["match"] is True, result["path"]
+        (pdq,) = [m for m in result["matches"] if m["algorithm"] == "pdq"]
+        # The listed value (what feedback names), found through a dihedral variant.
+        assert pdq["value"] == listed and pdq["distance"] <= 31
+        assert pdq["variant"] != "orig"
+        assert hamming_distance(result["hashes"]["pdq"], listed) > 31  # a miss without it
+
+
+def test_check_catches_a_video_by_its_digests_and_a_listed_photo_in_its_frames(
+    live_server, tmp_path
+):
+    victim_clip = encode_clip(
+        tmp_path / "victim.mp4", [Image.open(draw_image(tmp_path / "v.png", 6))]
+    )
+    photo = draw_image(tmp_path / "photo.png", 7)
+    record = video_record(victim_clip)
+    _, db = synced(
+        live_server,
+        tmp_path,
+        cases.SubmittedItem(
+            media_kind="video", hashes={"md5": record["md5"], "sha256": record["sha256"]}
+        ),
+        item_of(photo),
+    )
+    unrelated = Image.open(draw_image(tmp_path / "u.png", 8))
+    # Someone cuts the victim's photo into a clip between unrelated footage.
+    spliced = encode_clip(tmp_path / "spliced.mp4", [unrelated, Image.open(photo), unrelated])
+    other = encode_clip(tmp_path / "other.mp4", [unrelated])
+    code, results = check(db, victim_clip, spliced, other)
+    assert code == 1
+    same, with_photo, clean = results
+    assert same["media"] == "video" and same["verdict"] == "match"
+    assert {(m["algorithm"], m["media_kind"]) for m in same["matches"]} == {
+        ("md5", "video"),
+        ("sha256", "video"),
+    }
+    assert with_photo["verdict"] == "match"
+    (frame_hit,) = with_photo["matches"]
+    assert frame_hit["algorithm"] == "pdq" and frame_hit["value"] == item_of(photo).hashes["pdq"]
+    assert frame_hit["distance"] <= 31 and 2.0 <= frame_hit["timestamp"] < 4.0
+    assert frame_hit["frames_matched"] >= 2 and 20 <= frame_hit["video_match_percent"] <= 50
+    assert clean["verdict"] == "no_match" and clean["matches"] == []
+
+    # serve-index answers the same lookup from the record python -m hashing prints.
+    with index_server(db) as post:
+        status, body = post({"hashes": video_record(spliced)})
+        assert status == 200 and body["verdict"] == "match"
+        assert [m["value"] for m in body["matches"]] == [frame_hit["value"]]
+        status, body = post({"hashes": {"vpdq": [{"pdq": "zz"}]}})
+        assert status == 400 and body["code"] == "bad_hash"
+
+
+def test_a_phash_only_hit_on_a_low_quality_upload_needs_review(live_server, tmp_path):
+    # A blurred picture: too little detail for PDQ (quality < 50), so the victim's item
+    # carries no PDQ, and an upload of it matches on the 64-bit pHash alone.
+    image = Image.open(draw_image(tmp_path / "b.png", 0, shapes=6))
+    image = image.filter(ImageFilter.GaussianBlur(10))
+    listed = tmp_path / "blurred.png"
+    image.save(listed)
+    record = hashing.hash_image(listed)
+    assert record["pdq_quality"] < 50
+    item = cases.SubmittedItem(
+        media_kind="image", hashes={k: record[k] for k in ("phash", "md5", "sha256")}
+    )
+    _, db = synced(live_server, tmp_path, item)
+    upload = tmp_path / "upload.jpg"
+    image.resize((240, 180)).save(upload, format="JPEG", quality=80)
+    code, (result,) = check(db, upload)
+    assert code == 3
+    assert result["verdict"] == "needs_review"
+    assert result["match"] is False and result["needs_review"] is True
+    assert {m["algorithm"] for m in result["matches"]} == {"phash"}
+    # The same file is an exact match: the digest is not weak evidence.
+    code, (exact,) = check(db, listed)
+    assert code == 1 and exact["verdict"] == "match"
+
+
+def test_feedback_reports_what_check_found_without_hand_written_json(live_server, tmp_path):
+    picture = draw_image(tmp_path / "p.png", 9)
+    created, db = synced(live_server, tmp_path, item_of(picture))
+    case = SubmittedHash.objects.get(value=item_of(picture).hashes["pdq"]).case
+    upload = tmp_path / "upload.jpg"
+    Image.open(picture).rotate(90, expand=True).save(upload, format="JPEG", quality=85)
+    done = toolkit("check", "--db", str(db), str(upload))
+    results = tmp_path / "result.jsonl"
+    results.write_text(done.stdout)
+    key = ["--api-key", created.api_key.raw]
+
+    sent = toolkit("feedback", "--db", str(db), *key, "--outcome", "blocked", str(results))
+    assert sent.returncode == 0, sent.stderr
+    answer = json.loads(sent.stdout)
+    # Every hash check listed (the listed values, not the rotated upload's own hash).
+    assert answer["summary"] == {"recorded": len(json.loads(done.stdout)["matches"])}
+    assert case_distribution(case=case).feedback["blocked"] == 1
+
+    # One hash by hand, from stdin's check output, and a value that isn't listed.
+    pdq = item_of(picture).hashes["pdq"]
+    review = subprocess.run(
+        [*TOOLKIT, "feedback", "--db", str(db), *key, "--outcome", "not-violating", "-"],
+        input=done.stdout,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        check=False,
+    )
+    assert review.returncode == 0, review.stderr
+    assert case_distribution(case=case).feedback["not_violating"] == 1
+    own = json.loads(done.stdout)["hashes"]["pdq"]
+    mixed = toolkit(
+        "feedback", "--base-url", live_server.url, *key, "--outcome", "pending-review",
+        f"pdq:{pdq.upper()}", f"pdq:{own}",
+    )  # fmt: skip
+    assert mixed.returncode == 2
+    assert json.loads(mixed.stdout)["summary"] == {"recorded": 1, "unknown_hash": 1}
+    assert f"pdq:{own} is not in the list" in mixed.stderr
+    bad = toolkit("feedback", "--db", str(db), *key, "--outcome", "blocked", "pdq:123")
+    assert bad.returncode == 2 and "pdq" in bad.stderr
+
+
+def test_base_url_is_the_site_root_or_its_api_v1_and_a_404_says_which(live_server, tmp_path):
+    created = platforms.platform_create(name="Small Platform")
+    cases.case_create(items=[item_of(draw_image(tmp_path / "p.png", 10))])
+    key = created.api_key.raw
+    db = tmp_path / "hashes.db"
+    done = toolkit(*sync_args_url(f"{live_server.url}/api/v1/", key, db))
+    assert done.returncode == 0, done.stderr
+    # The same server either way: the store follows it whichever form is given.
+    again = toolkit(*sync_args_url(live_server.url, key, db))
+    assert again.returncode == 0, again.stderr
+    wrong = toolkit(*sync_args_url(f"{live_server.url}/api", key, tmp_path / "other.db"))
+    assert wrong.returncode == 2
+    assert "404" in wrong.stderr and "Expected the site root" in wrong.stderr
+    assert "/api/v1" in wrong.stderr
+
+
+def test_progress_is_printed_once_when_output_is_a_pipe(live_server, tmp_path):
+    created = platforms.platform_create(name="Small Platform")
+    cases.case_create(items=[item_of(draw_image(tmp_path / "p.png", 11))])
+    done = toolkit(*sync_args(live_server, created.api_key.raw, tmp_path / "h.db"))
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.splitlines()
+    assert [line.split()[0] for line in lines] == ["snapshot", "feed"], lines
+
+
+def sync_args_url(url: str, key: str, db: Path) -> list[str]:
+    return ["sync", "--base-url", url, "--api-key", key, "--db", str(db), "--quiet"]
+
+
+def video_record(path: Path) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-m", "hashing", str(path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        check=True,
+    )
+    return json.loads(done.stdout)
+
+
+@contextlib.contextmanager
+def index_server(db: Path):
+    """`serve-index` on a free port; yields post(body) -> (status, json)."""
+    port = free_port()
+    server = subprocess.Popen(
+        [*TOOLKIT, "serve-index", "--db", str(db), "--port", str(port)],
+        cwd=ROOT,
+    )
+
+    def post(body: dict) -> tuple[int, dict]:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/check",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as r:
+                return r.status, json.load(r)
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.load(exc)
+
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        yield post
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
