@@ -51,7 +51,16 @@ class HashFeedApi(APIView):
     throttle_scope = "feed"
 
     class InputSerializer(FilterSerializer):
-        cursor = serializers.CharField(required=False, help_text="From a previous response.")
+        # Blank is let through to get() for its own message: `cursor=` is nearly always a
+        # shell variable that was never set, and "may not be blank" doesn't say so.
+        cursor = serializers.CharField(
+            required=False,
+            allow_blank=True,
+            help_text=(
+                "From a previous response or the snapshot; leave it out to start from the "
+                "beginning. Empty is refused (bad_cursor)."
+            ),
+        )
         limit = serializers.IntegerField(
             required=False,
             min_value=1,
@@ -93,6 +102,13 @@ class HashFeedApi(APIView):
             algorithm=params.get("algorithm"), media_kind=params.get("media_kind")
         )
         after = 0
+        if params.get("cursor") == "":
+            raise ApplicationError(
+                "The cursor is empty (a shell variable that was never set?). Send the cursor "
+                "of the snapshot or of your last page, or leave it out to start from the "
+                "beginning of the feed.",
+                code="bad_cursor",
+            )
         if "cursor" in params:
             after, cursor_filters = cursor_decode(params["cursor"])
             if (filters.algorithm and filters.algorithm != cursor_filters.algorithm) or (

@@ -46,10 +46,22 @@ class HashFeedbackApi(APIView):
             value = serializers.CharField(source="report.value")
             outcome = serializers.CharField(source="report.outcome")
             status = serializers.ChoiceField(
-                choices=[services.FEEDBACK_RECORDED, services.FEEDBACK_UNKNOWN_HASH]
+                choices=[services.FEEDBACK_RECORDED, services.FEEDBACK_UNKNOWN_HASH],
+                help_text=(
+                    "recorded; or unknown_hash: the value is not in the list, nothing was "
+                    "stored. Report the listed `value` that /match or the feed returned, "
+                    "not your upload's own hash."
+                ),
             )
 
         results = ResultSerializer(many=True)
+        summary = serializers.DictField(
+            child=serializers.IntegerField(),
+            help_text=(
+                'How many reports got each status, e.g. {"recorded": 2, "unknown_hash": 1}; '
+                "unknown_hash above 0 means some reports named no listed hash."
+            ),
+        )
 
     @extend_schema(
         operation_id="feedback_submit",
@@ -58,7 +70,9 @@ class HashFeedbackApi(APIView):
         responses=OutputSerializer,
         description=(
             "Report what you did about hashes (latest report per hash wins). Other platforms "
-            "only ever see counts; the victim sees counts on their case page."
+            "only ever see counts; the victim sees counts on their case page. A value that "
+            "is not in the list is answered `unknown_hash` (nothing stored; the rest of the "
+            "batch is) and counted in `summary`."
         ),
     )
     def post(self, request: Request) -> Response:
@@ -77,7 +91,17 @@ class HashFeedbackApi(APIView):
                 for r in serializer.validated_data["feedback"]
             ],
         )
-        return Response(self.OutputSerializer({"results": results}).data)
+        return Response(
+            self.OutputSerializer({"results": results, "summary": _summary(results)}).data
+        )
+
+
+def _summary(results: list[services.FeedbackResult]) -> dict[str, int]:
+    """Reports per status; the documented statuses always appear, with 0 if none."""
+    counts = dict.fromkeys([services.FEEDBACK_RECORDED, services.FEEDBACK_UNKNOWN_HASH], 0)
+    for result in results:
+        counts[result.status] = counts.get(result.status, 0) + 1
+    return counts
 
 
 class FeedAcknowledgeApi(APIView):

@@ -6,9 +6,12 @@ seeing the withdrawal through, and runs the guide's webhook verification snippet
 """
 
 import gzip
+import hashlib
 import io
 import json
 import re
+import shutil
+import subprocess
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -21,8 +24,12 @@ from PIL import Image
 from hashing.pdq import pdq_dihedral, pdq_hash
 from portal.cases import services as case_services
 from portal.cases.services import SubmittedItem
+from portal.platforms import services as platforms
 from portal.platforms import webhooks
+from portal.platforms.models import Platform
 from portal.platforms.selectors import case_distribution
+from portal.platforms.services import api_key_authenticate
+from tests.support.services import require_service
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -168,3 +175,107 @@ def test_the_guides_webhook_verification_snippet_accepts_our_signatures():
     assert not verify("whsec_abc", headers, body.replace(b"[]", b"[1]"))
     stale = {**headers, "Takeback-Webhook-Timestamp": str(now - 3600)}
     assert not verify("whsec_abc", stale, body)
+
+
+def guide_shell_blocks() -> list[str]:
+    """The guide's `sh` blocks, in order, up to the optional webhooks.
+
+    Step 7 registers *your* public https endpoint (loopback and private addresses are
+    refused, and this machine resolves no public names), so it is not pasted here.
+    """
+    text = guide()
+    runnable = text[: text.index("**7. Optional: webhooks.**")]
+    return re.findall(r"```sh\n(.*?)```", runnable, re.S)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_guides_commands_run_as_written_after_make_run(live_server, settings, tmp_path):
+    """Paste every command in order into a shell in the checkout, after `make run`."""
+    for tool in ("bash", "curl", "zcat", "python3"):
+        require_service(shutil.which(tool) is not None, tool)
+    # What `make run` leaves: demo cases, the demo platform and its keys in var/.
+    settings.VAR_DIR = tmp_path / "var"
+    settings.VAR_DIR.mkdir()
+    call_command("demo_setup", stdout=io.StringIO())
+    blocks = guide_shell_blocks()
+    assert len(blocks) >= 6
+    script = "\n".join(blocks)
+    assert "http://127.0.0.1:8000/api/v1" in script and "<" not in script  # no placeholders
+    # The test server listens elsewhere; curl fails loudly on an HTTP error (with the
+    # body) and ends its output with a newline, and an unset variable is an error: each
+    # is set before it is used.
+    script = script.replace("http://127.0.0.1:8000", live_server.url)
+    prelude = 'set -eu\ncurl() { command curl --fail-with-body "$@"; echo; }\n'
+    done = subprocess.run(
+        ["bash", "-c", prelude + script],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
+    out = done.stdout
+    demo_key = json.loads((settings.VAR_DIR / "demo-platform.json").read_text())["api_key"]
+    assert '"platform":"Demo platform"' in out
+    assert "HTTP/1.1 304" in out  # the idle poll with the ETag
+    results = [json.loads(line) for line in out.splitlines() if line.startswith('{"results"')]
+    match, feedback = results
+    listed = match["results"][0]["matches"][0]["value"]
+    assert feedback["results"][0] == {
+        "algorithm": "pdq",
+        "value": listed,
+        "outcome": "blocked",
+        "status": "recorded",
+    }
+    assert feedback["summary"] == {"recorded": 1, "unknown_hash": 0}
+    platform = Platform.objects.get(name="Demo platform")
+    assert platform.applied_seq == platform.fetched_seq > 0  # acknowledged what it fetched
+    assert api_key_authenticate(raw=demo_key).platform == platform
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_empty_cursor_is_a_clear_400_and_no_cursor_starts_from_the_beginning(live_server):
+    created = platforms.platform_create(name="Acme")
+    api = Api(f"{live_server.url}/api/v1", created.api_key.raw)
+    value = hashlib.md5(b"a photo", usedforsecurity=False).hexdigest()
+    case_services.case_create(items=[SubmittedItem(media_kind="image", hashes={"md5": value})])
+    status, _, body = api.call("GET", "/hashes/feed?cursor=")
+    assert status == 400
+    error = json.loads(body)
+    assert error["code"] == "bad_cursor"
+    assert "empty" in error["message"] and "leave it out" in error["message"]
+    status, _, body = api.call("GET", "/hashes/feed")
+    assert status == 200
+    assert value in {entry["value"] for entry in json.loads(body)["entries"]}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_feedback_on_a_value_not_in_the_list_is_counted_and_coded(live_server):
+    created = platforms.platform_create(name="Acme")
+    api = Api(f"{live_server.url}/api/v1", created.api_key.raw)
+    listed = hashlib.sha256(b"a photo").hexdigest()
+    case_services.case_create(items=[SubmittedItem(media_kind="image", hashes={"sha256": listed})])
+    status, _, body = api.call(
+        "POST",
+        "/feedback",
+        {
+            "feedback": [
+                {"algorithm": "sha256", "value": listed, "outcome": "blocked"},
+                {"algorithm": "sha256", "value": "c" * 64, "outcome": "blocked"},  # not listed
+            ]
+        },
+    )
+    assert status == 200
+    answer = json.loads(body)
+    assert [r["status"] for r in answer["results"]] == ["recorded", "unknown_hash"]
+    assert answer["summary"] == {"recorded": 1, "unknown_hash": 1}
+    # Documented: the schema describes the summary and the code, and so does the guide.
+    status, _, body = Api(live_server.url, created.api_key.raw).call(
+        "GET", "/api/schema/?format=json"
+    )
+    schema = json.dumps(json.loads(body))
+    assert "unknown_hash" in schema and "summary" in schema
+    text = guide()
+    assert "unknown_hash" in text and "summary" in text
+    assert "listed `value`" in text and "/match" in text
