@@ -126,8 +126,9 @@ class WebhookEndpoint(models.Model):
 
     platform = models.ForeignKey(Platform, on_delete=models.CASCADE, related_name="webhooks")
     url = models.URLField(max_length=500)
-    # Needed in clear to sign deliveries (HMAC); shown to the platform once.
-    secret = models.CharField(max_length=100, editable=False)
+    # The signing secret, sealed with a key derived from SECRET_KEY (webhooks.secret_seal):
+    # a database dump alone can't sign deliveries. Shown to the platform once, in clear.
+    secret = models.CharField(max_length=255, editable=False)
     is_active = models.BooleanField(default=True)
     # Feed changes up to this position have been put into deliveries.
     enqueued_seq = models.BigIntegerField(default=0)

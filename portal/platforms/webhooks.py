@@ -29,12 +29,18 @@ pinned, http.client with our own `connect`), so a DNS answer that changes
 between the check and the connection (rebinding) is never used. Redirects are
 not followed and no proxy from the environment is used.
 
+The signing secret is stored sealed (Fernet, with a key derived from
+SECRET_KEY by HKDF): a database dump without the settings can't sign
+deliveries. Rotating SECRET_KEY keeps old secrets readable while the old key
+is listed in SECRET_KEY_FALLBACKS.
+
 Deliveries of one endpoint may arrive out of order (a retry overtakes); every
 entry carries its feed position `seq`, and the README shows how to verify.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import http.client
@@ -48,6 +54,9 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -241,6 +250,36 @@ def _is_loopback_ip(host: str) -> bool:
         return False
 
 
+_SEALED_PREFIX = "sealed1:"
+
+
+def _fernet(key: str) -> Fernet:
+    derived = HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=b"takeback.webhook-secret"
+    ).derive(key.encode())
+    return Fernet(base64.urlsafe_b64encode(derived))
+
+
+def _secret_ciphers() -> MultiFernet:
+    keys = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
+    return MultiFernet([_fernet(key) for key in keys])
+
+
+def secret_seal(secret: str) -> str:
+    """The stored form of a signing secret (encrypted and authenticated)."""
+    return _SEALED_PREFIX + _secret_ciphers().encrypt(secret.encode()).decode()
+
+
+def secret_unseal(stored: str) -> str:
+    """The signing secret back from its stored form; ValueError if this key can't open it."""
+    if not stored.startswith(_SEALED_PREFIX):
+        raise ValueError("the webhook secret is not sealed")
+    try:
+        return _secret_ciphers().decrypt(stored[len(_SEALED_PREFIX) :].encode()).decode()
+    except InvalidToken:
+        raise ValueError("the webhook secret can't be opened with this SECRET_KEY") from None
+
+
 def webhook_sign(*, secret: str, timestamp: int, body: bytes) -> str:
     """The signature header value for one attempt."""
     message = f"{timestamp}.".encode() + body
@@ -260,7 +299,7 @@ def webhook_create(*, platform: Platform, url: str) -> WebhookCreated:
         )
     secret = f"whsec_{secrets.token_urlsafe(32)}"
     endpoint = WebhookEndpoint.objects.create(
-        platform=platform, url=url, secret=secret, enqueued_seq=feed_head()
+        platform=platform, url=url, secret=secret_seal(secret), enqueued_seq=feed_head()
     )
     return WebhookCreated(endpoint=endpoint, secret=secret)
 
@@ -373,10 +412,11 @@ def webhook_deliver(*, delivery_id: str) -> DeliveryOutcome:
             "User-Agent": "Takeback-Webhooks/1",
             HEADER_ID: str(delivery.id),
             HEADER_TIMESTAMP: str(timestamp),
-            HEADER_SIGNATURE: webhook_sign(secret=endpoint.secret, timestamp=timestamp, body=body),
         }
         status_code, error = None, ""
         try:
+            secret = secret_unseal(endpoint.secret)
+            headers[HEADER_SIGNATURE] = webhook_sign(secret=secret, timestamp=timestamp, body=body)
             status_code = _post(url=endpoint.url, body=body, headers=headers)
             if not 200 <= status_code < 300:
                 error = f"HTTP {status_code}"

@@ -392,3 +392,20 @@ AXES_VERBOSE = False
 # process (runserver), so its per-process cache is shared by all; production settings
 # refuse to start without REDIS_URL.
 SILENCED_SYSTEM_CHECKS = [] if REDIS_URL else ["axes.W001"]
+# Request bodies that aren't forms are bounded before any parser sees them (size from
+# Content-Length, then nesting depth), and every /api/ error is JSON with a `code`
+# (portal/web/middleware.py RequestLimitsMiddleware; api/parsers.py for DRF).
+TAKEBACK_JSON_MAX_BYTES = env.int("TAKEBACK_JSON_MAX_BYTES", default=2 * 1024 * 1024)
+TAKEBACK_JSON_MAX_DEPTH = env.int("TAKEBACK_JSON_MAX_DEPTH", default=32)
+MIDDLEWARE.insert(1, "portal.web.middleware.RequestLimitsMiddleware")
+REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = ["api.parsers.BoundedJSONParser"]
+# The CSRF cookie ends with the browser, like the session: no year-long trace on a
+# shared device.
+CSRF_COOKIE_AGE = None
+# The embedded SQLite file holds sessions and webhook secrets: readable by its owner only
+# (SQLite gives its journal and WAL files the same mode).
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    _sqlite = str(DATABASES["default"]["NAME"])
+    if _sqlite and not _sqlite.startswith(("file:", ":memory:")):
+        Path(_sqlite).touch(mode=0o600, exist_ok=True)
+        Path(_sqlite).chmod(0o600)

@@ -4,6 +4,8 @@ Requires DJANGO_SECRET_KEY, DATABASE_URL and DJANGO_ALLOWED_HOSTS; see README
 "Deploying". `python manage.py check --deploy` passes with no warnings.
 """
 
+from django.core.exceptions import ImproperlyConfigured
+
 from portal.env import env
 
 from .base import *  # noqa: F403
@@ -11,6 +13,12 @@ from .base import *  # noqa: F403
 SECRET_KEY = env.str("DJANGO_SECRET_KEY")  # no default: fail loudly when missing
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
+# Throttles, PIN lock-outs and the staff sign-in guard count in the cache: a cache per
+# worker process would multiply every limit by the number of workers (issue 10).
+if not REDIS_URL:  # noqa: F405
+    raise ImproperlyConfigured(
+        "REDIS_URL is required in production: lock-out counters must be shared by every worker."
+    )
 
 # SECURITY (cookiecutter-django production.py)
 # ------------------------------------------------------------------------------

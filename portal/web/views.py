@@ -7,7 +7,6 @@ them in memory, hashes them and drops them. Sign-in, recovery and their
 lock-outs are services too (`portal.cases.sign_in`): views validate and render.
 """
 
-import json
 import uuid
 from typing import Any
 
@@ -32,7 +31,7 @@ from portal.exceptions import ApplicationError
 from portal.platforms.selectors import case_distribution
 from portal.web import forms
 from portal.web.helpers import client_of, lockout_message
-from portal.web.middleware import SESSION_LANGUAGE_KEY
+from portal.web.middleware import SESSION_LANGUAGE_KEY, BodyRefused, json_loads_bounded
 from portal.web.strings import submit_page_strings
 
 # Session keys. Nothing that names the person is kept: the eligibility answer
@@ -81,7 +80,10 @@ def _json_body(request: HttpRequest) -> Any:
     if len(request.body) > MAX_JSON_BODY:
         raise ApplicationError(_("Too many files at once."), code="too_large")
     try:
-        return json.loads(request.body)
+        # Size and nesting depth are checked before parsing (issue 10, finding 6).
+        return json_loads_bounded(request.body)
+    except BodyRefused:
+        raise ApplicationError(_("The request was not understood."), code="too_deep") from None
     except (ValueError, UnicodeDecodeError):
         raise ApplicationError(_("The request was not understood."), code="bad_json") from None
 

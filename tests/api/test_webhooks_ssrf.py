@@ -113,7 +113,9 @@ def test_the_connection_goes_to_the_checked_address_so_rebinding_fails(acme, set
     monkeypatch.setattr(socket, "getaddrinfo", rebinding)
     try:
         url = f"http://rebind.example.net:{receiver.port}/hook"
-        WebhookEndpoint.objects.create(platform=acme.platform, url=url, secret="whsec_x")
+        WebhookEndpoint.objects.create(
+            platform=acme.platform, url=url, secret=webhooks.secret_seal("whsec_x")
+        )
         case_with_items(1)
         (delivery_id,) = webhooks.webhooks_dispatch()
         outcome = webhooks.webhook_deliver(delivery_id=delivery_id)
