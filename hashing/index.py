@@ -782,6 +782,11 @@ def _results(
     """Sorted ``(id, distance)`` pairs; a row found through several chunks once."""
     if rows.size == 0:
         return []
+    if rows.size <= 8:
+        # The usual case (one or a few matches, maybe found through several chunks):
+        # plain Python is cheaper than numpy's per-call overhead here.
+        found = set(zip(view.ids[rows].tolist(), dist.tolist(), strict=True))
+        return sorted(found, key=_nearest_first)
     ids = view.ids[rows]
     if ids.size > 1:
         order = np.lexsort((ids, dist))
@@ -790,6 +795,10 @@ def _results(
         keep[1:] = ids[1:] != ids[:-1]
         ids, dist = ids[keep], dist[keep]
     return list(zip(ids.tolist(), dist.tolist(), strict=True))
+
+
+def _nearest_first(pair: tuple[int, int]) -> tuple[int, int]:
+    return pair[1], pair[0]
 
 
 def _numpy_query(
