@@ -63,6 +63,11 @@ def _parser() -> argparse.ArgumentParser:
     check_cmd = commands.add_parser("check", help="hash files and look them up locally")
     check_cmd.add_argument("--db", required=True)
     check_cmd.add_argument("files", nargs="+", metavar="FILE")
+    check_cmd.add_argument(
+        "--no-dihedral",
+        action="store_true",
+        help="look images up as they are only, not also rotated and mirrored",
+    )
     for algorithm, threshold in NEAR_THRESHOLDS.items():
         check_cmd.add_argument(
             f"--{algorithm}-threshold",
@@ -161,7 +166,7 @@ def _check(args: argparse.Namespace) -> int:
         checker = Checker(store, thresholds=thresholds)
         verdicts = set()
         for path in args.files:
-            result = checker.check_file(path)
+            result = checker.check_file(path, dihedral=not args.no_dihedral)
             print(json.dumps(result), flush=True)
             verdicts.add("error" if "error" in result else result["verdict"])
     if "error" in verdicts:

@@ -133,10 +133,13 @@ class Checker:
             "matches": matches,
         }
 
-    def check_file(self, path: str) -> dict[str, Any]:
-        """The JSON result for one file (image or video): its verdict, or an error."""
+    def check_file(self, path: str, *, dihedral: bool = True) -> dict[str, Any]:
+        """The JSON result for one file (image or video): its verdict, or an error.
+
+        ``dihedral=False`` looks an image up as it is only (no rotations or mirrors).
+        """
         try:
-            record = hash_path(path, dihedral=True)
+            record = hash_path(path, dihedral=dihedral)
         except (HashingError, OSError) as exc:
             return {"path": path, "error": str(exc) or exc.__class__.__name__}
         media = record.get("media", "image")

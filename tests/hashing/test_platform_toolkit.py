@@ -369,6 +369,10 @@ def test_check_catches_rotated_and_mirrored_copies(live_server, tmp_path):
         assert pdq["value"] == listed and pdq["distance"] <= 31
         assert pdq["variant"] != "orig"
         assert hamming_distance(result["hashes"]["pdq"], listed) > 31  # a miss without it
+    # As check was before: the rotated copies pass as clean.
+    plain = toolkit("check", "--db", str(db), "--no-dihedral", *map(str, paths[:2]))
+    assert plain.returncode == 0
+    assert [json.loads(line)["verdict"] for line in plain.stdout.splitlines()] == ["no_match"] * 2
 
 
 def test_check_catches_a_video_by_its_digests_and_a_listed_photo_in_its_frames(
