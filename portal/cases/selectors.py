@@ -51,7 +51,12 @@ def organisation_cases(*, organisation: Organisation) -> QuerySet[Case]:
 
 
 def organisations_of_user(*, user) -> QuerySet[Organisation]:
-    """The active organisations a signed-in caseworker belongs to."""
-    if not user.is_authenticated:
+    """The active organisations a signed-in caseworker belongs to.
+
+    Only once the session passed the second factor (`is_verified`, set by
+    django-otp's middleware): a password alone makes nobody a caseworker.
+    """
+    is_verified = getattr(user, "is_verified", None)
+    if not user.is_authenticated or is_verified is None or not is_verified():
         return Organisation.objects.none()
     return Organisation.objects.filter(members=user, is_active=True)

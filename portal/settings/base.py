@@ -409,3 +409,21 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     if _sqlite and not _sqlite.startswith(("file:", ":memory:")):
         Path(_sqlite).touch(mode=0o600, exist_ok=True)
         Path(_sqlite).chmod(0o600)
+# The API docs (Swagger UI from drf-spectacular-sidecar, its start-up script served as a
+# file by the split view; templates/drf_spectacular/swagger_ui.html drops the one inline
+# <style>) and the operators' admin (Django's admin has no inline script) get a strict
+# policy of their own; `data:` images are the icons their stylesheets embed.
+_CSP_TOOLS = "; ".join(
+    [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "form-action 'self'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+    ]
+)
+TAKEBACK_CSP_BY_PREFIX = {"/api/docs/": _CSP_TOOLS, "/operators/": _CSP_TOOLS}

@@ -31,9 +31,15 @@ class PortalHeadersMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.path.startswith(tuple(settings.TAKEBACK_CSP_EXEMPT_PREFIXES)):
-            # The API and the admin: untouched (reading the session here would
-            # add `Vary: Cookie` to API responses).
-            return self.get_response(request)
+            # The API and the admin: no language or caching rules from here (reading the
+            # session would add `Vary: Cookie` to API responses); the API docs and the
+            # admin get their own strict policy (settings.TAKEBACK_CSP_BY_PREFIX).
+            response = self.get_response(request)
+            for prefix, policy in settings.TAKEBACK_CSP_BY_PREFIX.items():
+                if request.path.startswith(prefix):
+                    response.headers.setdefault("Content-Security-Policy", policy)
+                    break
+            return response
         # A language picked on the page is kept in the session, not in a cookie
         # of its own (the portal sets no cookies beyond session and CSRF).
         language = request.session.get(SESSION_LANGUAGE_KEY)

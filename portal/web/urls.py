@@ -25,4 +25,29 @@ urlpatterns = [
     path("caseworkers/sign-in/", caseworkers.OrgLoginView.as_view(), name="org_login"),
     path("caseworkers/sign-out/", caseworkers.org_logout, name="org_logout"),
     path("caseworkers/", caseworkers.org_cases, name="org_cases"),
+    path("caseworkers/two-factor/", caseworkers.org_two_factor, name="org_two_factor"),
+    path("caseworkers/recovery-codes/", caseworkers.org_recovery_codes, name="org_recovery_codes"),
+    path("caseworkers/password-reset/", caseworkers.password_reset, name="org_password_reset"),
+    path(
+        "caseworkers/password-reset/sent/",
+        caseworkers.password_reset_done,
+        name="org_password_reset_done",
+    ),
+    path(
+        "caseworkers/password-reset/<uidb64>/<token>/",
+        caseworkers.password_reset_confirm,
+        name="org_password_reset_confirm",
+    ),
+    path(
+        "caseworkers/password-reset/done/",
+        caseworkers.password_reset_complete,
+        name="org_password_reset_complete",
+    ),
+    path("caseworkers/cases/link/", caseworkers.org_case_link, name="org_case_link"),
+    path("caseworkers/cases/<str:number>/", caseworkers.org_case, name="org_case"),
+    path("caseworkers/hand-off/", caseworkers.org_handoffs, name="org_handoffs"),
+    path("caseworkers/staff/", caseworkers.org_staff, name="org_staff"),
+    path("caseworkers/invitation/<str:token>/", caseworkers.org_invitation, name="org_invitation"),
+    # A hand-off link a caseworker gives a victim: short, to read out or type.
+    path("h/<str:token>/", caseworkers.handoff, name="handoff"),
 ]

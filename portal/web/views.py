@@ -29,7 +29,7 @@ from portal.cases import selectors, server_hashing, services, sign_in, throttlin
 from portal.cases.models import Case, Organisation
 from portal.exceptions import ApplicationError
 from portal.platforms.selectors import case_distribution
-from portal.web import forms
+from portal.web import caseworkers, forms
 from portal.web.helpers import client_of, lockout_message
 from portal.web.middleware import SESSION_LANGUAGE_KEY, BodyRefused, json_loads_bounded
 from portal.web.strings import submit_page_strings
@@ -177,6 +177,8 @@ def submit_hashes(request: HttpRequest) -> JsonResponse:
             raise
     except ApplicationError as error:
         return _error(str(error.message))
+    # Came through a caseworker's hand-off link, with the victim's consent.
+    caseworkers.handoff_use(request=request, case=created.case)
     return JsonResponse(
         {
             "case_number": created.case.number,

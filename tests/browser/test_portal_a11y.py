@@ -13,12 +13,14 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import expect
 
 from portal.cases.models import Organisation
 from tests.browser import test_portal_common as common
 from tests.browser.test_portal_common import DESKTOP, PHONE, eligibility, status_login
 from tests.support.factories import case_with_items
+from tests.support.staff import totp_code
 
 pytestmark = [pytest.mark.browser]
 
@@ -134,6 +136,7 @@ def test_every_page_of_the_flow_is_accessible(checked_page, images) -> None:
     check("15-server-hashing-errors")
 
     user = get_user_model().objects.create_user("caseworker", password="a long passphrase 42")
+    device = TOTPDevice.objects.create(user=user, name="app", confirmed=True)
     organisation = Organisation.objects.create(name="Example Helpline", slug="example")
     organisation.members.add(user)
     case_with_items(2, organisation=organisation)
@@ -142,6 +145,11 @@ def test_every_page_of_the_flow_is_accessible(checked_page, images) -> None:
     page.get_by_label("Username").fill("caseworker")
     page.get_by_label("Password").fill("a long passphrase 42")
     page.get_by_role("button", name="Sign in").click()
+    # Every staff sign-in asks for a second factor (tests/browser/test_charities_browser.py).
+    page.get_by_label("Code from your authenticator app, or a recovery code").fill(
+        totp_code(device)
+    )
+    page.get_by_role("button", name="Continue").click()
     page.wait_for_url("**/caseworkers/")
     check("17-caseworker-cases")
 

@@ -7,6 +7,7 @@ from portal.cases.models import Case, SubmittedHash
 from portal.platforms.models import ApiKey, Platform
 from portal.platforms.services import platform_create
 from tests.support.factories import case_with_items
+from tests.support.staff import verified_login
 
 pytestmark = pytest.mark.django_db
 
@@ -14,7 +15,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def operator_client(client, django_user_model):
     user = django_user_model.objects.create_superuser("operator", "op@example.org", "pw-123-xyz")
-    client.force_login(user)
+    verified_login(client, user)  # operators sign in with a second factor
     return client
 
 

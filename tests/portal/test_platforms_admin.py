@@ -8,6 +8,7 @@ from portal.platforms import selectors
 from portal.platforms.models import Platform
 from portal.platforms.services import platform_create
 from tests.support.factories import case_with_items
+from tests.support.staff import verified_login
 
 pytestmark = pytest.mark.django_db
 
@@ -15,7 +16,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def operator_client(client, django_user_model):
     user = django_user_model.objects.create_superuser("operator", "op@example.org", "pw-123-xyz")
-    client.force_login(user)
+    verified_login(client, user)  # operators sign in with a second factor
     return client
 
 

@@ -12,6 +12,7 @@ from portal.platforms import decoys
 from portal.platforms.models import Decoy
 from portal.platforms.services import platform_create
 from tests.support.factories import case_with_items
+from tests.support.staff import verified_login
 
 pytestmark = pytest.mark.django_db
 
@@ -94,7 +95,7 @@ def test_trace_names_the_platform_whose_feed_leaked():
 
 def test_operators_trace_from_the_admin(client, django_user_model):
     user = django_user_model.objects.create_superuser("op", "op@example.org", "pw-123-xyz")
-    client.force_login(user)
+    verified_login(client, user)  # operators sign in with a second factor
     leaky = platform_create(name="Leaky")
     platform_create(name="Careful")
     feed = client_for(leaky).get(reverse("v1:hash-feed")).json()["entries"]

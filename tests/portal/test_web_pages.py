@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from portal.cases.models import Case, Organisation, SubmittedHash
 from tests.support.factories import CaseFactory, SubmittedItemFactory, case_with_items
+from tests.support.staff import verified_login
 
 pytestmark = pytest.mark.django_db
 
@@ -207,9 +208,7 @@ def test_caseworkers_submit_for_their_organisation_and_see_only_its_cases(client
     theirs = Organisation.objects.create(name="Other", slug="other")
     mine.members.add(user)
     other_case = case_with_items(1, organisation=theirs)
-    client.post(
-        reverse("web:org_login"), {"username": "worker", "password": "a long passphrase 42"}
-    )
+    verified_login(client, user)  # password and second factor (test_charities_two_factor.py)
     client.post(reverse("web:start"), {"age": "adult", "subject": "pictured", "consent": "on"})
     refused = _post_json(client, "web:submit_hashes", _payload(1, organisation="other"))
     assert refused.status_code == 400

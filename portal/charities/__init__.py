@@ -1,0 +1,1 @@
+"""Support charities: staff roles, invitations, second factors and hand-off links."""

@@ -1,0 +1,66 @@
+"""Operators' admin for staff roles, invitations and hand-off links, and the admin site's
+second factor: the operators' area opens only to a session verified with TOTP or a
+recovery code, and its sign-in is the staff sign-in (throttled, two steps)."""
+
+from django.contrib import admin
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+from django_otp.admin import OTPAdminSite
+
+from portal.charities.models import CaseNote, HandoffLink, Invitation, StaffRole
+
+
+class StaffAdminSite(OTPAdminSite):
+    """The admin site with django-otp's check; sign-in goes through the staff pages."""
+
+    site_header = "Takeback operators"
+    site_title = "Takeback operators"
+
+    def login(self, request: HttpRequest, extra_context=None) -> HttpResponse:
+        # Django's admin form would accept a password alone; ours asks for the code too.
+        return redirect_to_login(
+            request.GET.get("next") or reverse("admin:index"), reverse("web:org_login")
+        )
+
+
+@admin.register(StaffRole)
+class StaffRoleAdmin(admin.ModelAdmin):
+    list_display = ["user", "organisation", "role", "created_at"]
+    list_filter = ["role", "organisation"]
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    list_display = ["email", "organisation", "role", "created_at", "expires_at", "accepted_at"]
+    list_filter = ["organisation", "role"]
+    # The token digest is useless to anyone and not shown; invitations are made with the
+    # "Invite the first admin" action of an organisation or by its org admins.
+    fields = ["organisation", "email", "role", "created_at", "expires_at", "accepted_at"]
+    readonly_fields = fields  # type: ignore[assignment]  # flat names; stubs type `fields` as groups
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(HandoffLink)
+class HandoffLinkAdmin(admin.ModelAdmin):
+    list_display = ["reference", "organisation", "created_at", "expires_at", "used_at"]
+    list_filter = ["organisation"]
+    fields = ["reference", "organisation", "created_at", "expires_at", "used_at", "revoked_at"]
+    readonly_fields = fields  # type: ignore[assignment]  # flat names; stubs type `fields` as groups
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(CaseNote)
+class CaseNoteAdmin(admin.ModelAdmin):
+    list_display = ["case", "organisation", "action", "created_at"]
+    list_filter = ["action", "organisation"]
+    fields = ["case", "organisation", "author", "action", "text", "follow_up_on", "created_at"]
+    readonly_fields = fields  # type: ignore[assignment]  # flat names; stubs type `fields` as groups
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
