@@ -191,7 +191,7 @@ def guide_shell_blocks() -> list[str]:
 @pytest.mark.django_db(transaction=True)
 def test_the_guides_commands_run_as_written_after_make_run(live_server, settings, tmp_path):
     """Paste every command in order into a shell in the checkout, after `make run`."""
-    for tool in ("bash", "curl", "zcat", "python3"):
+    for tool in ("bash", "curl", "gzip", "python3"):
         require_service(shutil.which(tool) is not None, tool)
     # What `make run` leaves: demo cases, the demo platform and its keys in var/.
     settings.VAR_DIR = tmp_path / "var"
