@@ -408,3 +408,22 @@ def test_platforms_without_a_working_key_do_not_count_toward_totals(caseworker_a
     revoked = platform_create(name="Revoked")
     ApiKey.objects.filter(platform=revoked.platform).update(revoked_at=timezone.now())
     assert [p.name for p in platforms_counted()] == ["Live"]
+
+
+def test_submitting_side_by_side_defaults_to_the_only_organisation(caseworker_a, org_a):
+    caseworker_a.post(
+        reverse("web:start"), {"age": "adult", "subject": "pictured", "consent": "on"}
+    )
+    page = caseworker_a.get(reverse("web:submit")).content.decode()
+    assert re.search(r'<option value="a"\s+selected>Helpline A</option>', page), page
+
+
+def test_a_member_of_two_organisations_chooses_one(caseworker_a, org_a, org_b):
+    services.membership_add(
+        organisation=org_b, user=get_user_model().objects.get(username="worker-a")
+    )
+    caseworker_a.post(
+        reverse("web:start"), {"age": "adult", "subject": "pictured", "consent": "on"}
+    )
+    page = caseworker_a.get(reverse("web:submit")).content.decode()
+    assert "selected>" not in page.split('id="organisation"')[1].split("</select>")[0]
