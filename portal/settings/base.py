@@ -94,10 +94,15 @@ THIRD_PARTY_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    # Second factor for every staff account (portal/charities/two_factor.py).
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
 ]
 LOCAL_APPS = [
     "portal.cases",
     "portal.platforms",
+    "portal.charities",
     "portal.web",
     "api",
 ]
@@ -127,6 +132,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Sets request.user.is_verified(): staff pages and the admin require it.
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -366,6 +373,29 @@ TAKEBACK_PROXY_COUNT = env.int("TAKEBACK_PROXY_COUNT", default=0)
 # PORTAL: TEMPLATES
 # ------------------------------------------------------------------------------
 TEMPLATES[0]["OPTIONS"]["context_processors"].append("portal.web.context.portal")
+
+# PORTAL: SUPPORT ORGANISATIONS, STAFF SIGN-IN AND E-MAIL
+# ------------------------------------------------------------------------------
+# https://django-otp-official.readthedocs.io/en/stable/overview.html
+# Every staff account (caseworkers, org admins, operators) signs in with a
+# password and a TOTP code or a recovery code (portal/charities/two_factor.py).
+OTP_TOTP_ISSUER = env.str("TAKEBACK_OTP_ISSUER", default="Takeback")
+# Invitation links for new staff, and hand-off links a caseworker gives a victim.
+TAKEBACK_INVITATION_HOURS = env.int("TAKEBACK_INVITATION_HOURS", default=72)
+TAKEBACK_HANDOFF_HOURS = env.int("TAKEBACK_HANDOFF_HOURS", default=72)
+# Password resets and invitations are e-mailed. The embedded default prints
+# mails on the console; set EMAIL_URL (e.g. smtp+tls://user:pass@host:587) to send.
+# https://django-environ.readthedocs.io/en/latest/types.html#environ-env-email-url
+_EMAIL = env.email_url("EMAIL_URL", default="consolemail://")
+EMAIL_BACKEND = _EMAIL["EMAIL_BACKEND"]
+EMAIL_HOST = _EMAIL.get("EMAIL_HOST") or "localhost"
+EMAIL_PORT = _EMAIL.get("EMAIL_PORT") or 25
+EMAIL_HOST_USER = _EMAIL.get("EMAIL_HOST_USER") or ""
+EMAIL_HOST_PASSWORD = _EMAIL.get("EMAIL_HOST_PASSWORD") or ""
+EMAIL_USE_TLS = bool(_EMAIL.get("EMAIL_USE_TLS"))
+EMAIL_USE_SSL = bool(_EMAIL.get("EMAIL_USE_SSL"))
+DEFAULT_FROM_EMAIL = env.str("DJANGO_DEFAULT_FROM_EMAIL", default="takeback@localhost")
+PASSWORD_RESET_TIMEOUT = env.int("TAKEBACK_PASSWORD_RESET_SECONDS", default=60 * 60)
 
 # HARDENING (issue 10): STAFF SIGN-IN THROTTLE, REQUEST LIMITS, COOKIES, FILES
 # ------------------------------------------------------------------------------
