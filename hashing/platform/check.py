@@ -105,7 +105,7 @@ class Checker:
                 {
                     **_match(rows[row_id], distance),
                     "frame": first.frame,
-                    "timestamp": round(first.timestamp, 3),
+                    "timestamp": first.as_dict()["timestamp"],  # vPDQ's wire rounding
                     "frames_matched": len(seen),
                     "video_match_percent": round(share.query_match_percent, 1),
                 }

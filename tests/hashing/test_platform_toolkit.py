@@ -383,7 +383,7 @@ def test_check_catches_a_video_by_its_digests_and_a_listed_photo_in_its_frames(
     )
     photo = draw_image(tmp_path / "photo.png", 7)
     record = video_record(victim_clip)
-    _, db = synced(
+    created, db = synced(
         live_server,
         tmp_path,
         cases.SubmittedItem(
@@ -409,6 +409,15 @@ def test_check_catches_a_video_by_its_digests_and_a_listed_photo_in_its_frames(
     assert frame_hit["distance"] <= 31 and 2.0 <= frame_hit["timestamp"] < 4.0
     assert frame_hit["frames_matched"] >= 2 and 20 <= frame_hit["video_match_percent"] <= 50
     assert clean["verdict"] == "no_match" and clean["matches"] == []
+    # The check output goes straight back as feedback: the video's digests and the photo.
+    results_file = tmp_path / "results.jsonl"
+    results_file.write_text("".join(json.dumps(r) + "\n" for r in results))
+    sent = toolkit(
+        "feedback", "--db", str(db), "--api-key", created.api_key.raw,
+        "--outcome", "blocked", str(results_file),
+    )  # fmt: skip
+    assert sent.returncode == 0, sent.stderr
+    assert json.loads(sent.stdout)["summary"] == {"recorded": 3}
 
     # serve-index answers the same lookup from the record python -m hashing prints.
     with index_server(db) as post:
