@@ -40,7 +40,27 @@ TIME_ZONE = "UTC"
 USE_TZ = True
 USE_I18N = True
 LANGUAGE_CODE = "en"
-LANGUAGES = [("en", "English"), ("es", "Español")]
+# Chosen for who needs the service in the UK and beyond: English and Welsh, then the
+# languages most spoken in UK homes and by people reaching UK helplines. Each is named in
+# itself (the header's language menu shows these names). Arabic and Urdu are right to
+# left (Django's LANGUAGES_BIDI): <html dir="rtl">, and portal.css uses logical
+# properties so the layout mirrors. Catalogues: portal/locale/<code>/ (README "Languages").
+LANGUAGES = [
+    ("en", "English"),
+    ("cy", "Cymraeg"),
+    ("ar", "العربية"),
+    ("bn", "বাংলা"),
+    ("es", "Español"),
+    ("fr", "Français"),
+    ("hi", "हिन्दी"),
+    ("pa", "ਪੰਜਾਬੀ"),
+    ("pl", "Polski"),
+    ("pt", "Português"),
+    ("ro", "Română"),
+    ("tr", "Türkçe"),
+    ("uk", "Українська"),
+    ("ur", "اردو"),
+]
 LOCALE_PATHS = [BASE_DIR / "portal" / "locale"]
 
 ROOT_URLCONF = "portal.urls"

@@ -145,6 +145,7 @@ def test_the_start_of_the_flow_works_with_the_keyboard_alone(portal_page) -> Non
     page.keyboard.press("Tab")  # skip link
     page.keyboard.press("Tab")  # brand
     page.keyboard.press("Tab")  # quick exit
+    page.keyboard.press("Tab")  # language menu (closed, its choices take no Tab stop)
     page.keyboard.press("Tab")  # first radio group
     page.keyboard.press("Space")
     expect(page.get_by_label("Yes, I am 18 or over")).to_be_checked()
