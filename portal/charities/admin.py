@@ -4,10 +4,12 @@ recovery code, and its sign-in is the staff sign-in (throttled, two steps)."""
 
 from django.contrib import admin
 from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from django.urls import reverse
+from django.urls import path, reverse
 from django_otp.admin import OTPAdminSite
 
+from portal.charities import admin_views
 from portal.charities.models import CaseNote, HandoffLink, Invitation, StaffRole
 
 
@@ -17,8 +19,38 @@ class StaffAdminSite(OTPAdminSite):
     site_header = "Takeback operators"
     site_title = "Takeback operators"
 
+    index_template = "charities/admin_index.html"
+
+    def get_urls(self) -> list:
+        own = [
+            path(
+                "onboarding/platform/",
+                self.admin_view(admin_views.platform_onboard),
+                name="charities_platform_onboard",
+            ),
+            path(
+                "onboarding/platform/<int:platform_id>/keys/",
+                self.admin_view(admin_views.platform_keys),
+                name="charities_platform_keys",
+            ),
+            path(
+                "onboarding/organisation/",
+                self.admin_view(admin_views.organisation_onboard),
+                name="charities_organisation_onboard",
+            ),
+            path(
+                "statistics/",
+                self.admin_view(admin_views.statistics_page),
+                name="charities_statistics",
+            ),
+        ]
+        return own + super().get_urls()
+
     def login(self, request: HttpRequest, extra_context=None) -> HttpResponse:
         # Django's admin form would accept a password alone; ours asks for the code too.
+        if request.user.is_authenticated and request.user.is_verified():  # type: ignore[union-attr]
+            # Signed in with both factors but not an operator: no loop back to sign-in.
+            raise PermissionDenied
         return redirect_to_login(
             request.GET.get("next") or reverse("admin:index"), reverse("web:org_login")
         )

@@ -12,6 +12,7 @@ must not scroll sideways, and is saved to test-artifacts/.
 from __future__ import annotations
 
 import base64
+import re
 
 import pytest
 from django.utils import timezone
@@ -55,6 +56,15 @@ class Checked:
         width = self.page.evaluate("document.documentElement.scrollWidth")
         assert width <= self.page.viewport_size["width"], f"{name} scrolls sideways: {width}px"
         self.portal.shot(name)
+
+    def shoot(self, name: str) -> None:
+        """An operators' page: the admin's own chrome is Django's; axe checks our content."""
+        self.page.wait_for_load_state("load")
+        found = self.page.evaluate(RUN_AXE.replace("axe.run(document,", 'axe.run("#content",'))
+        if found:
+            self.violations[name] = found
+        self.portal.shot(name)
+        assert self.violations == {}
 
 
 def _code_from_page(secret_text: str) -> str:
@@ -186,3 +196,57 @@ def test_staff_sign_in_pages_are_accessible(chromium, live_server, artifacts_dir
         portal.go("/caseworkers/password-reset/")
         checked("05-password-reset")
         assert checked.violations == {}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_operator_onboards_and_reads_statistics(
+    chromium, live_server, artifacts_dir, request
+) -> None:
+    from portal.cases.services import case_withdraw
+    from tests.support.factories import case_with_items
+    from tests.support.staff import PASSWORD, staff_user, totp_code
+
+    operator = staff_user("op", superuser=True)
+    made = platform_create(name="Example Social")
+    cases = [case_with_items(2) for _ in range(8)]
+    case_withdraw(case=cases[0].case)
+    for created in cases[:6]:
+        HashFeedback.objects.create(
+            platform=made.platform,
+            submitted_hash=created.case.hashes.first(),
+            outcome=HashFeedback.Outcome.BLOCKED,
+        )
+    for portal in common._portal_page(chromium, live_server, artifacts_dir, request, DESKTOP):
+        checked = Checked(portal)
+        page = portal.page
+        portal.go("/operators/")
+        page.wait_for_url("**/caseworkers/sign-in/**")
+        page.get_by_label("Username").fill("op")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_label("Code from your authenticator app, or a recovery code").fill(
+            totp_code(operator.totpdevice_set.get())
+        )
+        page.get_by_role("button", name="Continue").click()
+        page.wait_for_url("**/operators/")
+        expect(page.locator("#operator-tasks")).to_be_visible()
+        checked.shoot("op-01-index")
+        page.get_by_role("link", name="Onboard a platform").click()
+        page.get_by_label("Name").fill("Another Platform")
+        page.get_by_role("button", name="Onboard").click()
+        expect(page.locator("#issued-keys code")).to_have_count(3)
+        checked.shoot("op-02-platform-keys-once")
+        page.get_by_role("link", name="Manage its keys (rotate, revoke)").click()
+        page.get_by_role("button", name=re.compile("^Rotate")).first.click()
+        expect(page.locator("#rotated")).to_be_visible()
+        checked.shoot("op-03-rotated")
+        portal.go("/operators/onboarding/organisation/")
+        page.get_by_label("Name").fill("Example Helpline")
+        page.get_by_label("First org admin's e-mail").fill("lead@example.org")
+        page.get_by_role("button", name="Onboard").click()
+        expect(page.locator("#invitation-url")).to_contain_text("/caseworkers/invitation/")
+        checked.shoot("op-04-organisation")
+        portal.go("/operators/statistics/")
+        expect(page.locator("svg.chart").first).to_be_visible()
+        checked.shoot("op-05-statistics")
+        assert Organisation.objects.filter(name="Example Helpline").exists()
