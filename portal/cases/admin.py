@@ -1,13 +1,21 @@
 """Operators' admin for cases and hashes.
 
-Read-only by design: operators can look at hashes and quarantine them, but no
-admin page shows or accepts an image, and PIN hashes are never displayed.
+Read-only by design: operators can look at hashes and act on them only through
+services (withdraw, expire, quarantine), each of which takes hashes out of the
+feed as removals and is written to the audit log. Nothing can be deleted here: a
+deleted hash would vanish without a removal, and platforms would keep blocking it
+(issue 9). No admin page shows or accepts an image, and PIN hashes are never
+displayed.
 """
 
 from django.contrib import admin, messages
+from django.db import transaction
 
 from portal.cases import services
 from portal.cases.models import Case, Organisation, SubmittedHash
+from portal.trust.audit import OPERATOR, audit_record, operator_name
+from portal.trust.models import ReviewItem
+from portal.trust.queue import reviews_open
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -16,6 +24,20 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+def _audit(request, *, action: str, target: str, detail: dict) -> None:
+    audit_record(
+        actor_kind=OPERATOR,
+        actor=operator_name(request.user),
+        action=action,
+        target=target,
+        detail=detail,
+        reason="admin action",
+    )
 
 
 class SubmittedHashInline(admin.TabularInline):
@@ -47,6 +69,37 @@ class CaseAdmin(ReadOnlyAdmin):
     ]
     readonly_fields = fields  # type: ignore[assignment]  # flat names; stubs type `fields` as groups
     inlines = [SubmittedHashInline]
+    actions = ["withdraw", "expire"]
+
+    @admin.action(description="Withdraw: take every hash out of the feed as removals")
+    def withdraw(self, request, queryset) -> None:
+        removed = 0
+        for case in queryset:
+            with transaction.atomic():
+                count = services.case_withdraw(case=case)
+                _audit(
+                    request,
+                    action="case_withdraw",
+                    target=f"case:{case.pk}",
+                    detail={"hashes": count},
+                )
+            removed += count
+        self.message_user(request, f"{removed} hash(es) withdrawn.", messages.SUCCESS)
+
+    @admin.action(description="Expire now: take every hash out of the feed as removals")
+    def expire(self, request, queryset) -> None:
+        removed = 0
+        for case in queryset:
+            with transaction.atomic():
+                count = services.case_expire(case=case)
+                _audit(
+                    request,
+                    action="case_expire",
+                    target=f"case:{case.pk}",
+                    detail={"hashes": count},
+                )
+            removed += count
+        self.message_user(request, f"{removed} hash(es) expired.", messages.SUCCESS)
 
 
 @admin.register(SubmittedHash)
@@ -67,10 +120,20 @@ class SubmittedHashAdmin(ReadOnlyAdmin):
     readonly_fields = fields  # type: ignore[assignment]  # flat names; stubs type `fields` as groups
     actions = ["quarantine"]
 
-    @admin.action(description="Quarantine: take out of the feed as removals")
+    @admin.action(description="Quarantine: take out of the feed as removals, for review")
     def quarantine(self, request, queryset) -> None:
-        count = services.hashes_quarantine(hashes=list(queryset))
-        self.message_user(request, f"{count} hash(es) quarantined.", messages.SUCCESS)
+        with transaction.atomic():
+            rows = list(queryset.filter(status=SubmittedHash.Status.ACTIVE))
+            count = services.hashes_quarantine(hashes=rows)
+            held = SubmittedHash.objects.filter(
+                pk__in=[r.pk for r in rows], status=SubmittedHash.Status.QUARANTINED
+            )
+            reviews_open(hashes=held, reason=ReviewItem.Reason.OPERATOR, evidence={})
+            for row in held:
+                _audit(request, action="hash_quarantine", target=f"hash:{row.pk}", detail={})
+        self.message_user(
+            request, f"{count} hash(es) quarantined; see the review queue.", messages.SUCCESS
+        )
 
 
 @admin.register(Organisation)

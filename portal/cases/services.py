@@ -7,6 +7,7 @@ hear of each change once it commits).
 
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -18,6 +19,7 @@ from django.utils import timezone
 from hashing.algorithms import ALGORITHMS, SHARED_ALGORITHMS, SHARED_EXACT, SHARED_PERCEPTUAL
 from hashing.distance import is_valid_hex
 from hashing.pdq import PDQ_QUALITY_FLOOR
+from portal.cases import limits
 from portal.cases.models import Case, Organisation, SubmittedHash
 from portal.cases.plausibility import hash_plausibility_check
 from portal.cases.positions import feed_positions_allocate
@@ -40,6 +42,29 @@ class SubmittedItem:
     media_kind: str
     hashes: dict[str, str]  # algorithm -> lower-case hex
     pdq_quality: int | None = None
+
+
+@dataclass(frozen=True)
+class SubmissionScreen:
+    """A check on new hashes before they enter the feed, plugged in at start-up.
+
+    `check(rows)` returns the files (item ids) to hold, each with a reason; held
+    files are stored quarantined and never reach the feed (see `hashes_add`), and
+    `held(rows, reasons)` hears of them once stored. The benign list
+    (portal/trust/benign.py) is one; this app knows nothing of who screens.
+    """
+
+    check: Callable[[list[SubmittedHash]], dict[uuid.UUID, str]]
+    held: Callable[[list[SubmittedHash], dict[uuid.UUID, str]], None]
+
+
+_screens: list[SubmissionScreen] = []
+
+
+def submission_screen_register(screen: SubmissionScreen) -> None:
+    """Screen every submission with `screen` from now on (idempotent)."""
+    if screen not in _screens:
+        _screens.append(screen)
 
 
 @dataclass(frozen=True)
@@ -156,9 +181,33 @@ def hashes_add(*, case: Case, items: list[SubmittedItem]) -> list[SubmittedHash]
             )
     if not rows:
         return []
+    # Quotas: checked before anything is written, spent only if this commits
+    # (portal/cases/limits.py), so a refused submission costs the victim nothing.
+    files = len({row.item_id for row in rows})
+    stored = case.hashes.values("item_id").distinct().count()
+    limits.files_add_check(case_id=case.pk, files=files, files_stored=stored)
+    reasons: dict[uuid.UUID, str] = {}
+    for screen in _screens:
+        for item_id, reason in screen.check(rows).items():
+            reasons.setdefault(item_id, reason)
+    now = timezone.now()
     for row, seq in zip(rows, feed_positions_allocate(count=len(rows)), strict=True):
         row.feed_seq = seq
-    return SubmittedHash.objects.bulk_create(rows)
+        if row.item_id in reasons:
+            # Held: stored quarantined at the negated position, which no feed
+            # reader ever serves (they read positions above a cursor >= 0), so
+            # not even a removal of it reaches a platform. Restoring it gives
+            # it a new position as an add (portal/trust/review.py).
+            row.feed_seq = -seq
+            row.status = SubmittedHash.Status.QUARANTINED
+            row.removed_at = now
+    created = SubmittedHash.objects.bulk_create(rows)
+    limits.files_add_spend(case_id=case.pk, files=files)
+    if reasons:
+        held = [row for row in created if row.item_id in reasons]
+        for screen in _screens:
+            screen.held(held, reasons)
+    return created
 
 
 def _hashes_remove(*, hashes: list[SubmittedHash], status: str) -> int:
@@ -218,11 +267,61 @@ def cases_expire(*, now=None) -> int:
 
 
 @transaction.atomic
+def case_expire(*, case: Case) -> int:
+    """Operator action: expire an active case now; its hashes leave the feed as removals."""
+    case = Case.objects.select_for_update().get(pk=case.pk)
+    if case.status != Case.Status.ACTIVE:
+        return 0
+    case.status = Case.Status.EXPIRED
+    case.expires_at = timezone.now()
+    case.save(update_fields=["status", "expires_at"])
+    return _hashes_remove(
+        hashes=list(case.hashes.order_by("pk")), status=SubmittedHash.Status.EXPIRED
+    )
+
+
+@transaction.atomic
 def hashes_quarantine(*, hashes: list[SubmittedHash]) -> int:
     """Operator action: hold hashes back (e.g. suspected abuse); they leave the feed."""
     ids = [h.pk for h in hashes]
     locked = list(SubmittedHash.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
     return _hashes_remove(hashes=locked, status=SubmittedHash.Status.QUARANTINED)
+
+
+@transaction.atomic
+def hashes_restore(*, hashes: list[SubmittedHash]) -> int:
+    """Operator action: put quarantined hashes of active cases back in the feed, as adds."""
+    ids = [h.pk for h in hashes]
+    locked = [
+        row
+        for row in SubmittedHash.objects.select_for_update()
+        .select_related("case")
+        .filter(pk__in=ids, status=SubmittedHash.Status.QUARANTINED)
+        .order_by("pk")
+        if row.case.status == Case.Status.ACTIVE
+    ]
+    if not locked:
+        return 0
+    positions = feed_positions_allocate(count=len(locked))
+    now = timezone.now()
+    for row, seq in zip(locked, positions, strict=True):
+        row.status = SubmittedHash.Status.ACTIVE
+        row.removed_at = None
+        row.updated_at = now
+        row.feed_seq = seq
+    SubmittedHash.objects.bulk_update(locked, ["status", "removed_at", "feed_seq", "updated_at"])
+    return len(locked)
+
+
+@transaction.atomic
+def case_renew(*, case: Case) -> Case:
+    """The victim keeps the case for another full lifetime from today (status page)."""
+    case = Case.objects.select_for_update().get(pk=case.pk)
+    if case.status != Case.Status.ACTIVE:
+        raise ApplicationError("Only an active case can be renewed.", code="case_closed")
+    case.expires_at = timezone.now() + timedelta(days=settings.TAKEBACK_CASE_LIFETIME_DAYS)
+    case.save(update_fields=["expires_at"])
+    return case
 
 
 def item_from_record(*, record: dict) -> SubmittedItem:

@@ -75,6 +75,11 @@ class PlatformAdmin(admin.ModelAdmin):
     actions = ["give_decoys"]
     change_list_template = "admin/platforms/platform_change_list.html"
 
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # Switch a platform off instead: deleting it would drop its feedback
+        # (corroboration, quarantine votes) and its decoys (leak tracing).
+        return False
+
     def get_urls(self):
         return [
             path(
@@ -124,10 +129,13 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def has_add_permission(self, request, obj=None) -> bool:
         return False
 
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # revoke instead: revocations are logged and keep the key's history
+
     @admin.action(description="Revoke the selected keys")
     def revoke(self, request, queryset) -> None:
         for api_key in queryset:
-            services.api_key_revoke(api_key=api_key)
+            services.api_key_revoke(api_key=api_key, user=request.user)
         self.message_user(request, f"{queryset.count()} key(s) revoked.", messages.SUCCESS)
 
 
@@ -139,6 +147,9 @@ class HashFeedbackAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # platforms' reports are votes toward quarantine: never erased by hand
 
 
 class WebhookDeliveryInline(admin.TabularInline):

@@ -32,9 +32,11 @@ from django.utils import timezone
 
 from portal.cases.models import SubmittedHash
 from portal.cases.positions import feed_head
+from portal.platforms.decoy_view import decoy_feedback_counts
 from portal.platforms.models import Decoy, Platform
 from portal.platforms.pseudonyms import decoy_disguise, pseudonymous_case_id, pseudonymous_item_id
 from portal.platforms.selectors import feedback_counts, no_feedback
+from portal.trust.audit import platform_audit
 
 __all__ = ["feed_head"]  # re-exported: readers of the feed start here
 
@@ -127,7 +129,7 @@ def _hash_entry(
     )
 
 
-def _decoy_entry(*, platform: Platform, decoy: Decoy) -> FeedEntry:
+def _decoy_entry(*, platform: Platform, decoy: Decoy, feedback: dict[str, int]) -> FeedEntry:
     disguise = decoy_disguise(platform=platform, decoy=decoy)
     return FeedEntry(
         seq=decoy.feed_seq,
@@ -140,7 +142,7 @@ def _decoy_entry(*, platform: Platform, decoy: Decoy) -> FeedEntry:
         case_id=disguise.case_id,
         item_id=disguise.item_id,
         changed_at=decoy.created_at,
-        feedback=no_feedback(),
+        feedback=feedback,
     )
 
 
@@ -172,10 +174,14 @@ def feed_page_get(
     has_more = len(merged) > limit
     merged = merged[:limit]
     counts = feedback_counts(hash_ids=[r.pk for r in merged if isinstance(r, SubmittedHash)])
+    # Decoys carry feedback as real hashes do (decoy_view.py: nobody can strip them).
+    decoy_counts = decoy_feedback_counts(
+        platform=platform, decoys=[r for r in merged if isinstance(r, Decoy)]
+    )
     entries = [
         _hash_entry(platform=platform, row=r, feedback=counts.get(r.pk))
         if isinstance(r, SubmittedHash)
-        else _decoy_entry(platform=platform, decoy=r)
+        else _decoy_entry(platform=platform, decoy=r, feedback=decoy_counts[r.pk])
         for r in merged
     ]
     # A full page continues after its last entry; a short one has served
@@ -211,4 +217,10 @@ def feed_serve(
     """A feed page for `platform`, recorded as sent (the native feed endpoint)."""
     page = feed_page_get(platform=platform, after=after, limit=limit, filters=filters, head=head)
     feed_served_record(platform_id=platform.pk, position=page.position)
+    if page.entries:  # every download of hashes is in the audit log (idle polls aren't)
+        platform_audit(
+            platform=platform,
+            action="feed_download",
+            detail={"after": after, "to": page.position, "entries": len(page.entries)},
+        )
     return page

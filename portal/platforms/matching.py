@@ -10,8 +10,9 @@ head first, then apply rows up to it, so an update never misses a change.
 Cryptographic digests (MD5, SHA-256) only match exactly and are looked up in
 the database index on (algorithm, value).
 
-Decoys live in their own table and are never in these indexes, so match never
-returns one to any platform. See bench/bench_api_match.py for figures.
+Decoys live in their own table and are never in these indexes; a platform's own
+decoys are matched for it alone (decoy_view.py), so /match can't tell them apart.
+See bench/bench_api_match.py for figures.
 """
 
 from __future__ import annotations
@@ -27,9 +28,11 @@ from hashing.index import HashIndex
 from portal.cases.models import SubmittedHash
 from portal.cases.positions import feed_head
 from portal.exceptions import ApplicationError
+from portal.platforms.decoy_view import decoy_matches
 from portal.platforms.models import Platform
-from portal.platforms.pseudonyms import pseudonymous_case_id, pseudonymous_item_id
+from portal.platforms.pseudonyms import decoy_disguise, pseudonymous_case_id, pseudonymous_item_id
 from portal.platforms.selectors import feedback_counts, no_feedback
+from portal.trust.review import flood_record
 
 MAX_MATCH_BATCH = 1_000
 # Dihedral variants (rotations/mirrors) the caller may send with a PDQ hash.
@@ -187,6 +190,15 @@ def hashes_match(
         for row in SubmittedHash.objects.filter(pk__in=pks, status=SubmittedHash.Status.ACTIVE)
     }
     counts = feedback_counts(hash_ids=list(rows))
+    # Flood detection: a hash matching an unusual number of distinct uploads goes
+    # to review (portal/trust/review.py); counted in the cache, per day.
+    uploads: dict[int, set[str]] = {}
+    for n, hits in enumerate(found):
+        for pk, _, _ in hits:
+            if pk in rows:
+                uploads.setdefault(pk, set()).add(queries[n].value)
+    if uploads:
+        flood_record(platform=platform, hits=uploads)
     results = []
     for n, query in enumerate(queries):
         match_hits = [
@@ -204,6 +216,28 @@ def hashes_match(
             for pk, distance, form in found[n]
             if pk in rows
         ]
+        # The caller's own decoys match for it, as its real hashes do (decoy_view.py).
+        for hit in decoy_matches(
+            platform=platform,
+            algorithm=query.algorithm,
+            forms=(query.value, *query.variants),
+            threshold=limits[query.algorithm],
+        ):
+            disguise = decoy_disguise(platform=platform, decoy=hit.decoy)
+            match_hits.append(
+                MatchHit(
+                    algorithm=hit.decoy.algorithm,
+                    value=hit.decoy.value,
+                    distance=hit.distance,
+                    query_value=hit.query_value,
+                    seq=hit.decoy.feed_seq,
+                    media_kind=hit.decoy.media_kind,
+                    case_id=disguise.case_id,
+                    item_id=disguise.item_id,
+                    feedback=hit.feedback,
+                )
+            )
+        match_hits.sort(key=lambda hit: (hit.distance, hit.seq))
         results.append(
             MatchResult(
                 query=query,

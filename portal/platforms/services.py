@@ -7,7 +7,9 @@ operators and finds its row; only a SHA-256 of the whole key is stored.
 import hashlib
 import hmac
 import secrets
+from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -17,6 +19,9 @@ from portal.exceptions import ApplicationError
 from portal.platforms.decoys import decoys_create
 from portal.platforms.models import ApiKey, Decoy, HashFeedback, Platform
 from portal.platforms.pseudonyms import pseudonymous_case_id
+from portal.trust.audit import OPERATOR, SYSTEM, audit_record, operator_name, platform_audit
+from portal.trust.models import DecoyFeedback
+from portal.trust.review import feedback_quarantine_check
 
 KEY_PREFIX_BYTES = 6  # 12 hex characters: enough to tell keys apart
 KEY_SECRET_BYTES = 32  # 256 random bits
@@ -70,6 +75,11 @@ def api_key_issue(
         key_hash=api_key_digest(raw),
         scopes=list(scopes),
     )
+    platform_audit(
+        platform=platform,
+        action="key_issue",
+        detail={"key": api_key.prefix, "kind": kind, "scopes": list(scopes)},
+    )
     return IssuedKey(api_key=api_key, raw=raw)
 
 
@@ -118,10 +128,18 @@ def api_key_authenticate(*, raw: str, kind: str = ApiKey.Kind.API) -> ApiKey | N
     return api_key
 
 
-def api_key_revoke(*, api_key: ApiKey) -> None:
+def api_key_revoke(*, api_key: ApiKey, user: Any = None) -> None:
+    """Revoke a key now; logged with the operator who did it."""
     if api_key.revoked_at is None:
         api_key.revoked_at = timezone.now()
         api_key.save(update_fields=["revoked_at"])
+        audit_record(
+            actor_kind=OPERATOR if user is not None else SYSTEM,
+            actor=operator_name(user) if user is not None else "takeback",
+            action="key_revoke",
+            target=f"platform:{api_key.platform_id}",
+            detail={"key": api_key.prefix, "kind": api_key.kind},
+        )
 
 
 MAX_FEEDBACK_BATCH = 1_000
@@ -167,12 +185,14 @@ def feedback_submit(*, platform: Platform, reports: list[FeedbackReport]) -> lis
         algorithm__in={r.algorithm for r in reports}, value__in={r.value for r in reports}
     ).only("pk", "algorithm", "value", "case_id"):
         stored.setdefault((row.algorithm, row.value), []).append(row)
-    decoys = set(
-        Decoy.objects.filter(platform=platform, value__in={r.value for r in reports}).values_list(
-            "algorithm", "value"
-        )
-    )
+    decoys = {
+        (decoy.algorithm, decoy.value): decoy.pk
+        for decoy in Decoy.objects.filter(
+            platform=platform, value__in={r.value for r in reports}
+        ).only("pk", "algorithm", "value")
+    }
     latest: dict[int, str] = {}
+    decoy_latest: dict[int, str] = {}
     results = []
     for report in reports:
         rows = stored.get((report.algorithm, report.value), [])
@@ -189,8 +209,10 @@ def feedback_submit(*, platform: Platform, reports: list[FeedbackReport]) -> lis
         if rows:
             status = FEEDBACK_RECORDED
         elif (report.algorithm, report.value) in decoys:
-            # Answer as for a real hash: telling a platform which of its hashes
-            # are decoys would let a leaker strip them. Nothing is stored.
+            # Answer and remember as for a real hash: the platform's own verdict
+            # comes back with the decoy in its feed and match answers
+            # (decoy_view.py), so the feedback round trip can't strip decoys.
+            decoy_latest[decoys[(report.algorithm, report.value)]] = report.outcome
             status = FEEDBACK_RECORDED
         else:
             status = FEEDBACK_UNKNOWN_HASH
@@ -205,6 +227,24 @@ def feedback_submit(*, platform: Platform, reports: list[FeedbackReport]) -> lis
             unique_fields=["platform", "submitted_hash"],
             update_fields=["outcome", "updated_at"],
         )
+    if decoy_latest:
+        DecoyFeedback.objects.bulk_create(
+            [
+                DecoyFeedback(platform=platform, decoy_id=pk, outcome=outcome)
+                for pk, outcome in decoy_latest.items()
+            ],
+            update_conflicts=True,
+            unique_fields=["platform", "decoy"],
+            update_fields=["outcome", "updated_at"],
+        )
+    if reports:
+        outcomes = Counter(report.outcome for report in reports)
+        platform_audit(platform=platform, action="feedback_submit", detail=dict(outcomes))
+    # Two or more independent platforms' "not violating" take a hash out of the
+    # feed for review (portal/trust/review.py), within this same request.
+    not_violating = [pk for pk, o in latest.items() if o == HashFeedback.Outcome.NOT_VIOLATING]
+    if not_violating:
+        feedback_quarantine_check(hash_ids=not_violating)
     return results
 
 

@@ -29,6 +29,7 @@ from portal.cases.models import SubmittedHash
 from portal.platforms.feed import FeedFilters, feed_served_record, wire_time
 from portal.platforms.models import Decoy, Platform
 from portal.platforms.pseudonyms import decoy_disguise, pseudonymous_case_id, pseudonymous_item_id
+from portal.trust.audit import platform_audit
 
 SNAPSHOT_CHUNK_SIZE = 2_000
 SNAPSHOT_FORMATS = ("ndjson", "csv")
@@ -206,6 +207,8 @@ def _recorded(lines: Iterator[str], *, platform: Platform, position: int) -> Ite
     """Pass the lines through; once all were produced, note the platform got `position`."""
     yield from lines
     feed_served_record(platform_id=platform.pk, position=position)
+    # Every download of the list is in the audit log (issue 9).
+    platform_audit(platform=platform, action="snapshot_download", detail={"to": position})
 
 
 def _gzip(lines: Iterator[str], *, flush_bytes: int = 1 << 16) -> Iterator[bytes]:

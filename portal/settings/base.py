@@ -123,6 +123,7 @@ LOCAL_APPS = [
     "portal.cases",
     "portal.platforms",
     "portal.charities",
+    "portal.trust",
     "portal.web",
     "api",
 ]
@@ -326,6 +327,23 @@ TAKEBACK_WEBHOOK_ALLOW_HTTP_LOOPBACK = env.bool(
 # ------------------------------------------------------------------------------
 # How long a case's hashes stay in the feed unless the victim renews them.
 TAKEBACK_CASE_LIFETIME_DAYS = env.int("TAKEBACK_CASE_LIFETIME_DAYS", default=3 * 365)
+
+# TRUST IN THE LIST (issue 9): QUOTAS, QUARANTINE, RETENTION
+# ------------------------------------------------------------------------------
+# Quotas on what enters the list (portal/cases/limits.py); refused submissions spend nothing.
+TAKEBACK_CASE_MAX_FILES = env.int("TAKEBACK_CASE_MAX_FILES", default=500)
+TAKEBACK_CASE_FILES_PER_HOUR = env.int("TAKEBACK_CASE_FILES_PER_HOUR", default=200)
+TAKEBACK_GLOBAL_FILES_PER_HOUR = env.int("TAKEBACK_GLOBAL_FILES_PER_HOUR", default=50_000)
+# A hash leaves the feed for review when this many platforms report "reviewed, not
+# violating" (portal/trust/quarantine.py) ...
+TAKEBACK_QUARANTINE_NOT_VIOLATING = env.int("TAKEBACK_QUARANTINE_NOT_VIOLATING", default=2)
+# ... or when one platform reports this many distinct uploads matching it in a day (flood).
+TAKEBACK_QUARANTINE_FLOOD_UPLOADS = env.int("TAKEBACK_QUARANTINE_FLOOD_UPLOADS", default=1000)
+# Renewing from the status page is offered in the last this-many days before expiry.
+TAKEBACK_CASE_RENEWAL_WINDOW_DAYS = env.int("TAKEBACK_CASE_RENEWAL_WINDOW_DAYS", default=90)
+# Without a broker, the periodic jobs of CELERY_BEAT_SCHEDULE that keep the list honest
+# (expiry) run on an in-process timer every this-many seconds (portal/trust/schedule.py).
+TAKEBACK_LOCAL_SCHEDULE_SECONDS = env.float("TAKEBACK_LOCAL_SCHEDULE_SECONDS", default=60 * 60)
 
 # PORTAL: SESSIONS AND COOKIES
 # ------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ urlpatterns = [
     path("case/add/on-server/", views.upload, {"add": True}, name="status_upload"),
     path("case/images/<uuid:item_id>/withdraw/", views.item_withdraw, name="item_withdraw"),
     path("case/withdraw/", views.case_withdraw, name="case_withdraw"),
+    path("case/renew/", views.case_renew, name="case_renew"),
     path("case/sign-out/", views.status_logout, name="status_logout"),
     path("case/recover/", views.recover, name="recover"),
     path("caseworkers/sign-in/", caseworkers.OrgLoginView.as_view(), name="org_login"),

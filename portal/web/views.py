@@ -389,6 +389,21 @@ def case_withdraw(request: HttpRequest) -> HttpResponse:
     return render(request, "web/confirm_withdraw.html", {"case": case, "item": None})
 
 
+@require_POST
+def case_renew(request: HttpRequest) -> HttpResponse:
+    """Keep the case's hashes shared for another full lifetime (issue 9: retention)."""
+    case = _session_case(request)
+    if case is None:
+        return redirect("web:status_login")
+    try:
+        services.case_renew(case=case)
+    except ApplicationError as error:
+        messages.error(request, str(error.message))
+    else:
+        messages.success(request, _("Your case was renewed. Your hashes stay shared."))
+    return redirect("web:status")
+
+
 @sensitive_post_parameters("recovery_code")
 @require_http_methods(["GET", "POST"])
 def recover(request: HttpRequest) -> HttpResponse:

@@ -59,9 +59,11 @@ def test_decoys_are_in_their_own_platforms_feed_and_snapshot_only():
     assert mine <= snapshot and not theirs & snapshot
 
 
-def test_match_never_returns_a_decoy_to_anyone():
+def test_a_platforms_own_decoys_match_for_it_and_for_nobody_else():
+    """Probe 2 of issue 9: sending every feed hash to /match must not single decoys out."""
     first, second = platform_create(name="First"), platform_create(name="Second")
     values = list(Decoy.objects.filter(platform=first.platform).values_list("algorithm", "value"))
+    answers = {}
     for created in (first, second):
         response = client_for(created).post(
             reverse("v1:hash-match"),
@@ -69,7 +71,12 @@ def test_match_never_returns_a_decoy_to_anyone():
             format="json",
         )
         assert response.status_code == 200
-        assert all(r["matches"] == [] for r in response.json()["results"])
+        answers[created.platform.name] = response.json()["results"]
+    for (_, value), result in zip(values, answers["First"], strict=True):
+        (hit,) = result["matches"]
+        assert hit["value"] == value and hit["distance"] == 0
+        assert hit["case_id"].startswith("pc_") and hit["item_id"].startswith("pi_")
+    assert all(r["matches"] == [] for r in answers["Second"])
 
 
 def test_a_decoy_never_matches_a_stored_hash():
