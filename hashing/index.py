@@ -142,15 +142,17 @@ def _meta_for(
     """The (4, chunks) start/width/radius/base rows for a query within ``max_distance``.
 
     Stricter queries than planned need only ``sum(t_i + 1) >= max_distance + 1``: the
-    widest balls are shrunk first (a radius of -1 skips the chunk). A wider query than
+    largest balls are shrunk first (a radius of -1 skips the chunk). A wider query than
     the plan covers gets no chunks (an empty array): the caller scans instead.
     """
     radii = [chunk.radius for chunk in plan]
     if sum(t + 1 for t in radii) < max_distance + 1:
         return np.empty((4, 0), dtype=np.int64)
     while sum(t + 1 for t in radii) > max_distance + 1:
-        widest = max(range(len(radii)), key=lambda i: (radii[i], plan[i].width, i))
-        radii[widest] -= 1
+        # Shrink the largest ball; among equal ones the narrowest chunk's (its buckets
+        # hold the most rows), so the chunks left are the cheapest to probe.
+        largest = max(range(len(radii)), key=lambda i: (radii[i], -plan[i].width, i))
+        radii[largest] -= 1
     return np.array(
         [[c.start for c in plan], [c.width for c in plan], radii, list(bases)], dtype=np.int64
     )
