@@ -23,6 +23,11 @@ class CaseItem:
     label: str
 
 
+def item_label(hashes: dict[str, str]) -> str:
+    """The label a file is shown by: the start of its SHA-256 (or MD5), as the pages show it."""
+    return (hashes.get("sha256") or hashes.get("md5") or next(iter(hashes.values()), ""))[:8]
+
+
 def case_items(*, case: Case) -> list[CaseItem]:
     """The files of a case, oldest first, each with its hashes' algorithms."""
     grouped: dict[uuid.UUID, list[SubmittedHash]] = {}
@@ -31,7 +36,7 @@ def case_items(*, case: Case) -> list[CaseItem]:
     items = []
     for item_id, rows in grouped.items():
         by_algorithm = {row.algorithm: row.value for row in rows}
-        label = (by_algorithm.get("sha256") or by_algorithm.get("md5") or rows[0].value)[:8]
+        label = item_label(by_algorithm)
         items.append(
             CaseItem(
                 item_id=item_id,

@@ -1,6 +1,7 @@
 """Reads about platforms: how far each has taken a case's hashes."""
 
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 
 from django.db.models import Count, Max, QuerySet
 
@@ -20,11 +21,28 @@ class CaseDistribution:
     hashes_active: int
     hashes_removed: int
     feedback: dict[str, int]  # outcome -> number of (platform, hash) reports
+    # Per file (item_id): outcome -> how many platforms reported it for any of the
+    # file's hashes. One upload matched by MD5, SHA-256 and PDQ is one file on one
+    # platform, not three copies.
+    per_file: dict[uuid.UUID, dict[str, int]] = field(default_factory=dict)
+    # outcome -> files with that outcome on at least one platform / platforms reporting it.
+    outcome_files: dict[str, int] = field(default_factory=dict)
+    outcome_platforms: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def disagreement(self) -> bool:
+        """A file blocked on one platform and reviewed and left up on another (or the same)."""
+        return any(o["blocked"] and o["not_violating"] for o in self.per_file.values())
+
+
+def participating_platforms() -> QuerySet[Platform]:
+    """The platforms that take part: the ones counted in "N of M" and listed publicly."""
+    return Platform.objects.filter(is_active=True).order_by("name")
 
 
 def case_distribution(*, case: Case) -> CaseDistribution:
     """Counts of platforms that received / removed the case's hashes, and their feedback."""
-    platforms = Platform.objects.filter(is_active=True)
+    platforms = participating_platforms()
     hashes = SubmittedHash.objects.filter(case=case)
     active = hashes.filter(status=SubmittedHash.Status.ACTIVE)
     removed = hashes.exclude(status=SubmittedHash.Status.ACTIVE)
@@ -35,6 +53,16 @@ def case_distribution(*, case: Case) -> CaseDistribution:
         "outcome", flat=True
     ):
         feedback[outcome] += 1
+    per_file: dict[uuid.UUID, dict[str, int]] = {}
+    reporters: dict[str, set[int]] = {outcome: set() for outcome in feedback}
+    triples = (
+        HashFeedback.objects.filter(submitted_hash__case=case, platform__in=platforms)
+        .values_list("submitted_hash__item_id", "platform_id", "outcome")
+        .distinct()
+    )
+    for item_id, platform_id, outcome in triples:
+        per_file.setdefault(item_id, no_feedback())[outcome] += 1
+        reporters[outcome].add(platform_id)
     return CaseDistribution(
         platforms_total=platforms.count(),
         platforms_received=platforms.filter(fetched_seq__gte=last_added).count()
@@ -46,6 +74,9 @@ def case_distribution(*, case: Case) -> CaseDistribution:
         hashes_active=active.count(),
         hashes_removed=removed.count(),
         feedback=feedback,
+        per_file=per_file,
+        outcome_files={o: sum(1 for f in per_file.values() if f[o]) for o in feedback},
+        outcome_platforms={o: len(ids) for o, ids in reporters.items()},
     )
 
 

@@ -3,6 +3,7 @@
 from typing import Any
 
 from django import forms
+from django.core import signing
 from django.utils.translation import gettext_lazy as _
 
 from portal.cases.models import Case, SubmittedHash
@@ -11,7 +12,12 @@ from portal.exceptions import ApplicationError
 
 
 class EligibilityForm(forms.Form):
-    AGE_CHOICES = [("adult", _("Yes, I am 18 or over")), ("minor", _("No, I am under 18"))]
+    # Age is asked about the images, not the person today: an adult whose images
+    # were taken at 16 belongs with Take It Down / Report Remove (under_18.html).
+    AGE_CHOICES = [
+        ("adult", _("No, I was 18 or over in all of them")),
+        ("minor", _("Yes, or I'm not sure")),
+    ]
     SUBJECT_CHOICES = [
         (Case.Subject.PICTURED, _("I am in the images")),
         (
@@ -22,10 +28,17 @@ class EligibilityForm(forms.Form):
     ]
 
     age = forms.ChoiceField(
-        label=_("Are you 18 or over?"), choices=AGE_CHOICES, widget=forms.RadioSelect
+        label=_("Were you under 18 in any of the images?"),
+        help_text=_("For images made or changed to look like you, answer for the age they show."),
+        choices=AGE_CHOICES,
+        widget=forms.RadioSelect,
+        error_messages={"required": _("Say whether you were under 18 in any of the images.")},
     )
     subject = forms.ChoiceField(
-        label=_("Who is in the images?"), choices=SUBJECT_CHOICES, widget=forms.RadioSelect
+        label=_("Who is in the images?"),
+        choices=SUBJECT_CHOICES,
+        widget=forms.RadioSelect,
+        error_messages={"required": _("Say who is in the images.")},
     )
     consent = forms.BooleanField(
         label=_(
@@ -33,6 +46,7 @@ class EligibilityForm(forms.Form):
             "platforms that take part, so they can find and block copies."
         ),
         required=True,
+        error_messages={"required": _("Tick the box to agree that the fingerprints are shared.")},
     )
 
 
@@ -80,7 +94,10 @@ class MultipleFileField(forms.FileField):
 class ServerHashingForm(forms.Form):
     # The form metaclass moves declared fields into base_fields, so this field doesn't
     # shadow BaseForm.files at runtime; the stubs see a class attribute.
-    files = MultipleFileField(label=_("Choose photos"))  # type: ignore[assignment]
+    files = MultipleFileField(label=_("Choose photos"), required=False)  # type: ignore[assignment]
+    # Files of an earlier try that were hashed: their hashes (and names, for the page),
+    # signed, so a bad file doesn't make the person choose the good ones again.
+    kept = forms.CharField(required=False, widget=forms.HiddenInput)
     consent = forms.BooleanField(
         label=_(
             "I agree that these files are sent to Takeback's server, hashed in memory "
@@ -91,6 +108,49 @@ class ServerHashingForm(forms.Form):
     recovery = forms.BooleanField(
         label=_("Also give me a recovery code, in case I lose the PIN"), required=False
     )
+
+    def clean_files(self) -> list[Any]:
+        return [f for f in self.cleaned_data.get("files") or [] if f]
+
+    def clean_kept(self) -> list[tuple[str, SubmittedItem]]:
+        value = self.cleaned_data.get("kept") or ""
+        if not value:
+            return []
+        try:
+            kept = signing.loads(value, salt=KEPT_SALT, max_age=KEPT_MAX_AGE)
+            items = items_from_payload({"items": [item for _name, item in kept]})
+            return [(str(name), item) for (name, _raw), item in zip(kept, items, strict=True)]
+        except (signing.BadSignature, ApplicationError, TypeError, ValueError):
+            raise forms.ValidationError(
+                _("Please choose your photos again."), code="bad_kept"
+            ) from None
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if not cleaned.get("files") and not cleaned.get("kept") and "kept" not in self.errors:
+            self.add_error("files", forms.ValidationError(_("Please choose at least one photo.")))
+        return cleaned
+
+
+KEPT_SALT = "takeback.upload-kept"
+KEPT_MAX_AGE = 60 * 60
+
+
+def kept_sign(kept: list[tuple[str, SubmittedItem]]) -> str:
+    """The hidden `kept` value of ServerHashingForm for these (name, item) pairs."""
+    return signing.dumps([(name, item_to_payload(item)) for name, item in kept], salt=KEPT_SALT)
+
+
+class HashOneForm(forms.Form):
+    """One file the browser couldn't open, sent with its own consent (see views.hash_one)."""
+
+    file = forms.FileField()
+    consent = forms.BooleanField(required=True)
+
+
+def item_to_payload(item: SubmittedItem) -> dict[str, Any]:
+    """The JSON form of an item, as the hashing page sends it back in `items`."""
+    return {"media_kind": item.media_kind, "hashes": item.hashes, "pdq_quality": item.pdq_quality}
 
 
 def items_from_payload(payload: Any) -> list[SubmittedItem]:

@@ -7,6 +7,7 @@ it is data, never run as script.
 from django.utils.translation import gettext as _
 
 from hashing.pdq import PDQ_QUALITY_FLOOR
+from portal.cases.services import MAX_ITEMS_PER_SUBMISSION
 
 
 def submit_page_strings() -> dict[str, str]:
@@ -28,6 +29,24 @@ def submit_page_strings() -> dict[str, str]:
         "too_large": _("This image is too large to hash on this device."),
         "unsupported": _("This browser can't open this kind of photo (for example HEIC)."),
         "server_option": _("You can use server-side hashing instead."),
+        "server_one_consent": _(
+            "I agree to send this one file to Takeback's server, where it is hashed in "
+            "memory and discarded straight away. It is never saved."
+        ),
+        "server_one_button": _("Hash this file on our server"),
+        "server_one_named": _("Hash {name} on our server"),
+        "server_one_sending": _("Sending this file to be hashed…"),
+        "server_ready": _("Ready: fingerprints made on our server; the file was discarded."),
+        "label": _("label"),
+        "max_files": str(MAX_ITEMS_PER_SUBMISSION),
+        "too_many": _(
+            "You can send up to {n} files at a time, so {extra} were left out. "
+            "Send these first, then add the others from your case page."
+        ),
+        "show_previews": _("Show previews"),
+        "hide_previews": _("Blur previews"),
+        "leave_warning": _("Have you saved your case number and PIN? They can't be shown again."),
+        "files_label": _("Files and their labels on your case page"),
         "failed": _("Something went wrong while hashing this file."),
         "remove": _("Remove"),
         "remove_named": _("Remove {name}"),

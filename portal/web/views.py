@@ -7,6 +7,7 @@ them in memory, hashes them and drops them. Sign-in, recovery and their
 lock-outs are services too (`portal.cases.sign_in`): views validate and render.
 """
 
+import time
 import uuid
 from typing import Any
 
@@ -28,7 +29,7 @@ import hashing
 from portal.cases import selectors, server_hashing, services, sign_in, throttling
 from portal.cases.models import Case, Organisation
 from portal.exceptions import ApplicationError
-from portal.platforms.selectors import case_distribution
+from portal.platforms.selectors import case_distribution, participating_platforms
 from portal.web import caseworkers, forms
 from portal.web.helpers import client_of, lockout_message
 from portal.web.middleware import SESSION_LANGUAGE_KEY, BodyRefused, json_loads_bounded
@@ -39,6 +40,11 @@ from portal.web.strings import submit_page_strings
 SESSION_SUBJECT = "tb_subject"
 SESSION_CASE = "tb_case"
 SESSION_CASE_CHECK = "tb_case_check"
+# The secrets of a case just made on the server path, shown by `created` (GET) so a
+# reload neither loses them nor makes a second case (POST/redirect/GET). They are
+# held only until the person opens their case, leaves, or SECRETS_SHOWN_SECONDS pass.
+SESSION_CREATED = "tb_created"
+SECRETS_SHOWN_SECONDS = 10 * 60
 
 MAX_JSON_BODY = 256 * 1024  # 100 files of hashes are a few tens of kB
 
@@ -70,6 +76,40 @@ def _session_case(request: HttpRequest) -> Case | None:
         request.session.pop(SESSION_CASE_CHECK, None)
         return None
     return case
+
+
+def _open_case(request: HttpRequest, case: Case) -> None:
+    """Sign this browser in to `case`, so "Check your case" needs nothing retyped."""
+    request.session.cycle_key()
+    request.session[SESSION_CASE] = case.pk
+    request.session[SESSION_CASE_CHECK] = sign_in.case_session_check(case=case)
+
+
+def _show_created(
+    request: HttpRequest,
+    created: services.CaseCreated,
+    *,
+    reset: bool = False,
+    labels: list[str] | None = None,
+    low_quality: list[int] | None = None,
+) -> HttpResponse:
+    """Keep the new secrets for the page that shows them, then redirect there (PRG).
+
+    Privacy: the PIN and recovery code sit in this browser's session for at most
+    SECRETS_SHOWN_SECONDS, only so a reload doesn't lose them; opening the case,
+    quick exit or the time limit removes them. Nothing else ever keeps them readable.
+    """
+    _open_case(request, created.case)
+    request.session[SESSION_CREATED] = {
+        "case": created.case.pk,
+        "pin": created.pin,
+        "recovery_code": created.recovery_code,
+        "reset": reset,
+        "labels": labels or [],
+        "low_quality": low_quality or [],
+        "at": time.time(),
+    }
+    return redirect("web:recovered" if reset else "web:created")
 
 
 def _expiry(case: Case) -> str:
@@ -107,6 +147,22 @@ def _caseworker_organisation(request: HttpRequest, slug: Any) -> Organisation | 
 @require_safe
 def home(request: HttpRequest) -> HttpResponse:
     return render(request, "web/home.html")
+
+
+@require_http_methods(["GET", "POST"])
+def quick_exit(request: HttpRequest) -> HttpResponse:
+    """End the visit: forget the case, the answers and any secrets, then leave for elsewhere.
+
+    A GET, so it works as a plain link without JavaScript (and portal.js replaces the
+    page in history with it). Ending someone's session is all a forged link could do.
+    """
+    request.session.flush()
+    return redirect(settings.TAKEBACK_QUICK_EXIT_URL)
+
+
+@require_safe
+def platforms(request: HttpRequest) -> HttpResponse:
+    return render(request, "web/platforms.html", {"platforms": participating_platforms()})
 
 
 @require_http_methods(["GET", "POST"])
@@ -179,6 +235,8 @@ def submit_hashes(request: HttpRequest) -> JsonResponse:
         return _error(str(error.message))
     # Came through a caseworker's hand-off link, with the victim's consent.
     caseworkers.handoff_use(request=request, case=created.case)
+    if organisation is None:
+        _open_case(request, created.case)
     return JsonResponse(
         {
             "case_number": created.case.number,
@@ -205,6 +263,7 @@ def upload(request: HttpRequest, *, add: bool = False) -> HttpResponse:
         return redirect("web:start")
     form = forms.ServerHashingForm(request.POST or None, request.FILES or None)
     errors: list[str] = []
+    kept: list[tuple[str, services.SubmittedItem]] = []
     too_large = int(request.META.get("CONTENT_LENGTH") or 0) > settings.TAKEBACK_MAX_UPLOAD_BYTES
     if request.method == "POST" and too_large:
         # The upload handler drops a body over the cap unread; say why.
@@ -222,17 +281,22 @@ def upload(request: HttpRequest, *, add: bool = False) -> HttpResponse:
         else:
             created = None
             try:
-                items = []
-                for outcome in server_hashing.uploads_hash(form.cleaned_data["files"]):
+                # Good files are kept (as hashes) and bad ones named, so one damaged
+                # file neither fails the batch nor makes the person choose again.
+                kept = list(form.cleaned_data["kept"])
+                uploads = form.cleaned_data["files"]
+                for outcome in server_hashing.uploads_hash(uploads):
+                    name = getattr(uploads[outcome.number - 1], "name", "") or _("File %(n)d") % {
+                        "n": outcome.number
+                    }
                     if outcome.item is not None:
-                        items.append(outcome.item)
+                        kept.append((name, outcome.item))
                         continue
                     message = HASHING_MESSAGES.get(
                         type(outcome.error), _("This file could not be hashed.")
                     )
-                    errors.append(
-                        _("File %(n)d: %(message)s") % {"n": outcome.number, "message": message}
-                    )
+                    errors.append(_("%(name)s: %(message)s") % {"name": name, "message": message})
+                items = [item for _name, item in kept]
                 if not errors and case is not None:
                     services.hashes_add(case=case, items=items)
                     messages.success(request, _("Your images were added to your case."))
@@ -249,20 +313,83 @@ def upload(request: HttpRequest, *, add: bool = False) -> HttpResponse:
                 if case is None and created is None:
                     throttling.case_creation_refund(client=client)
             if created is not None:
-                return render(
+                # POST/redirect/GET: a reload shows the same secrets, never a second case.
+                return _show_created(
                     request,
-                    "web/created.html",
-                    {
-                        "created": created,
-                        "expires_on": _expiry(created.case),
-                        "strings": submit_page_strings(),
-                        # Files whose PDQ quality was too low: only digests kept.
-                        "low_quality": [
-                            n for n, item in enumerate(items, start=1) if "pdq" not in item.hashes
-                        ],
-                    },
+                    created,
+                    labels=[selectors.item_label(item.hashes) for item in items],
+                    low_quality=[
+                        n for n, item in enumerate(items, start=1) if "pdq" not in item.hashes
+                    ],
                 )
-    return render(request, "web/upload.html", {"form": form, "errors": errors, "add": add})
+    elif request.method == "POST":
+        kept = form.cleaned_data.get("kept", []) if hasattr(form, "cleaned_data") else []
+    return render(
+        request,
+        "web/upload.html",
+        {
+            "form": form,
+            "errors": errors,
+            "add": add,
+            "kept": [(name, selectors.item_label(item.hashes)) for name, item in kept],
+            "kept_value": forms.kept_sign(kept) if kept else "",
+            "consented": request.method == "POST" and bool(request.POST.get("consent")),
+        },
+    )
+
+
+@require_safe
+def created(request: HttpRequest, *, reset: bool = False) -> HttpResponse:
+    shown = request.session.get(SESSION_CREATED) or {}
+    case = Case.objects.filter(pk=shown["case"]).first() if shown.get("case") else None
+    fresh = bool(shown) and time.time() - shown.get("at", 0) < SECRETS_SHOWN_SECONDS
+    if case is None or not fresh or shown.get("reset") != reset:
+        request.session.pop(SESSION_CREATED, None)
+        return redirect("web:status")
+    return render(
+        request,
+        "web/created.html",
+        {
+            "created": {
+                "case": case,
+                "pin": shown["pin"],
+                "recovery_code": shown.get("recovery_code"),
+            },
+            "expires_on": _expiry(case),
+            "reset": reset,
+            "labels": shown.get("labels", []),
+            # Files whose PDQ quality was too low: only digests kept.
+            "low_quality": shown.get("low_quality", []),
+            "strings": submit_page_strings(),
+        },
+    )
+
+
+@sensitive_post_parameters()
+@require_POST
+def hash_one(request: HttpRequest, *, add: bool = False) -> JsonResponse:
+    """Hash one file the browser can't open (e.g. HEIC), with consent, for the same submission.
+
+    The file is hashed in memory and dropped (portal.cases.server_hashing); only its
+    hashes come back, and the page adds them to the selection it is about to send.
+    """
+    if add and _session_case(request) is None:
+        return _error(_("Your session has ended. Please open your case again."), 403)
+    if not add and request.session.get(SESSION_SUBJECT) not in Case.Subject.values:
+        return _error(_("Please answer the questions on the previous page first."), 403)
+    if int(request.META.get("CONTENT_LENGTH") or 0) > settings.TAKEBACK_MAX_UPLOAD_BYTES:
+        return _error(
+            _("This file is too large to send (the limit is %(mb)d MB).")
+            % {"mb": settings.TAKEBACK_MAX_UPLOAD_BYTES // (1024 * 1024)}
+        )
+    form = forms.HashOneForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _error(_("Please tick the box to agree before the file is sent."))
+    (outcome,) = server_hashing.uploads_hash([form.cleaned_data["file"]])
+    if outcome.item is None:
+        message = HASHING_MESSAGES.get(type(outcome.error), _("This file could not be hashed."))
+        return _error(str(message))
+    return JsonResponse({"item": forms.item_to_payload(outcome.item)})
 
 
 # Case status: PIN login, status, add, withdraw, recovery --------------------------
@@ -283,15 +410,22 @@ def status_login(request: HttpRequest) -> HttpResponse:
         )
         lockout = result.lockout
         if result.case is not None:
-            request.session.cycle_key()
-            request.session[SESSION_CASE] = result.case.pk
-            request.session[SESSION_CASE_CHECK] = sign_in.case_session_check(case=result.case)
+            _open_case(request, result.case)
             return redirect("web:status")
         error = (
             lockout_message(lockout)
             if lockout
             else _("That case number and PIN don't match. Please check them and try again.")
         )
+        if lockout is None:
+            left = throttling.secret_attempts_left(
+                action="pin", number=form.cleaned_data["number"], client=client_of(request)
+            )
+            if left == 1:
+                error += " " + _(
+                    "You have one more try. After that, attempts are paused for %(minutes)d "
+                    "minutes to keep your case safe, even with the right PIN."
+                ) % {"minutes": max(1, settings.TAKEBACK_PIN_LOCKOUT_SECONDS // 60)}
     locked = error is not None and lockout is not None
     return render(
         request, "web/status_login.html", {"form": form, "error": error, "locked": locked}
@@ -303,13 +437,19 @@ def status(request: HttpRequest) -> HttpResponse:
     case = _session_case(request)
     if case is None:
         return redirect("web:status_login")
+    # The secrets of the server path were for the page that showed them once.
+    request.session.pop(SESSION_CREATED, None)
+    distribution = case_distribution(case=case)
+    items = selectors.case_items(case=case)
     return render(
         request,
         "web/status.html",
         {
             "case": case,
-            "items": selectors.case_items(case=case),
-            "distribution": case_distribution(case=case),
+            "items": [(item, distribution.per_file.get(item.item_id)) for item in items],
+            "files_active": sum(1 for item in items if item.is_active),
+            "files_withdrawn": sum(1 for item in items if not item.is_active),
+            "distribution": distribution,
             "expires_on": _expiry(case),
         },
     )
@@ -422,14 +562,5 @@ def recover(request: HttpRequest) -> HttpResponse:
                 "That case number and recovery code don't match. Please check them and try again."
             )
         else:
-            return render(
-                request,
-                "web/created.html",
-                {
-                    "created": result.created,
-                    "expires_on": _expiry(result.created.case),
-                    "reset": True,
-                    "strings": submit_page_strings(),
-                },
-            )
+            return _show_created(request, result.created, reset=True)
     return render(request, "web/recover.html", {"form": form, "error": error})

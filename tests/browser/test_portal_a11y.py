@@ -91,7 +91,8 @@ def test_every_page_of_the_flow_is_accessible(checked_page, images) -> None:
     page.get_by_role("button", name="Continue").click()
     expect(page.locator(".field-error").first).to_be_visible()
     check("02-eligibility-errors")
-    page.get_by_label("No, I am under 18").check()
+    page.get_by_label("Yes, or I'm not sure").check()
+    check("02b-eligibility-minor-routed")
     page.locator("input[name=subject][value=pictured]").check()
     page.locator("input[name=consent]").check()
     page.get_by_role("button", name="Continue").click()
@@ -131,9 +132,21 @@ def test_every_page_of_the_flow_is_accessible(checked_page, images) -> None:
 
     portal.go("/case/recover/")
     check("14-recover")
+    eligibility(portal)
     portal.go("/submit/on-server/")
     page.get_by_role("button", name="Send for hashing").click()
     check("15-server-hashing-errors")
+    page.locator("input[name=files]").set_input_files(
+        [str(images["beach"].path), str(images["broken"].path)]
+    )
+    page.locator("input[name=consent]").check()
+    page.get_by_role("button", name="Send for hashing").click()
+    check("15b-server-hashing-kept")
+    page.get_by_role("button", name="Continue with 1 file").click()
+    page.wait_for_url("**/submit/on-server/done/")
+    check("15c-server-created")
+    portal.go("/platforms/")
+    check("15d-platforms")
 
     user = get_user_model().objects.create_user("caseworker", password="a long passphrase 42")
     device = TOTPDevice.objects.create(user=user, name="app", confirmed=True)
@@ -153,7 +166,7 @@ def test_every_page_of_the_flow_is_accessible(checked_page, images) -> None:
     page.wait_for_url("**/caseworkers/")
     check("17-caseworker-cases")
 
-    assert len(check.pages) == 17
+    assert len(check.pages) == 21
     assert check.violations == {}
 
 
@@ -167,7 +180,7 @@ def test_spanish_pages_and_messages(chromium, live_server, artifacts_dir, reques
         expect(page.get_by_role("link", name="Salida rápida")).to_be_visible()
         portal.shot("es-home")
         portal.go("/start/")
-        page.get_by_label("Sí, tengo 18 años o más").check()
+        page.locator("input[name=age][value=adult]").check()
         page.locator("input[name=subject][value=synthetic]").check()
         page.locator("input[name=consent]").check()
         page.get_by_role("button", name="Continuar").click()

@@ -169,7 +169,7 @@ def _portal_page(
 def eligibility(portal: PortalPage, subject: str = "pictured") -> None:
     page = portal.page
     portal.go("/start/")
-    page.get_by_label("Yes, I am 18 or over").check()
+    page.get_by_label("No, I was 18 or over in all of them").check()
     page.locator(f"input[name=subject][value={subject}]").check()
     page.locator("input[name=consent]").check()
     page.get_by_role("button", name="Continue").click()
@@ -179,6 +179,11 @@ def eligibility(portal: PortalPage, subject: str = "pictured") -> None:
 def status_login(portal: PortalPage, number: str, pin: str) -> None:
     page = portal.page
     portal.go("/case/")
+    if page.url.endswith("/case/status/"):
+        # A browser that just made a case is signed in to it: close that first.
+        page.get_by_role("button", name="Close my case page").click()
+        page.wait_for_url(portal.base + "/")
+        portal.go("/case/")
     page.get_by_label("Case number").fill(number)
     page.get_by_label("PIN").fill(pin)
     page.get_by_role("button", name="Open my case").click()

@@ -144,11 +144,13 @@ def test_server_side_hashing_without_javascript_leaves_no_trace(
     expect(page.locator("#upload-consent-error")).to_be_visible()
     assert not Case.objects.exists()
 
-    # A damaged file: a clear message, and nothing is stored.
+    # A damaged file: named, the good one kept, and nothing is stored yet.
     _upload(portal, [photo, junk])
-    expect(page.get_by_role("alert")).to_contain_text("File 2:")
+    expect(page.get_by_role("alert")).to_contain_text("junk.jpg:")
+    expect(page.locator("#upload-kept")).to_contain_text("photo.png")
     portal.shot("02-error")
     assert not Case.objects.exists()
+    portal.go("/submit/on-server/")
 
     _upload(portal, [photo, heic])
     expect(page.get_by_role("heading", level=1)).to_have_text("Thank you. Your case is open.")

@@ -42,3 +42,22 @@ def test_feedback_is_counted_per_outcome():
         "not_violating": 1,
         "matched_pending_review": 0,
     }
+
+
+def test_outcomes_are_counted_per_file_and_platform_not_per_hash_report():
+    one = platform_create(name="One").platform
+    two = platform_create(name="Two").platform
+    case = case_with_items(2).case
+    first = case.hashes.order_by("pk").first().item_id
+    # One upload found by MD5, SHA-256 and PDQ on one platform: one file, one platform.
+    for row in case.hashes.filter(item_id=first):
+        HashFeedback.objects.create(platform=one, submitted_hash=row, outcome="blocked")
+    pdq = case.hashes.get(item_id=first, algorithm="pdq")
+    HashFeedback.objects.create(platform=two, submitted_hash=pdq, outcome="not_violating")
+    summary = case_distribution(case=case)
+    assert summary.per_file == {
+        first: {"blocked": 1, "not_violating": 1, "matched_pending_review": 0}
+    }
+    assert summary.outcome_files == {"blocked": 1, "not_violating": 1, "matched_pending_review": 0}
+    assert summary.outcome_platforms["blocked"] == 1
+    assert summary.disagreement

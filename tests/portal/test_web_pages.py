@@ -194,6 +194,7 @@ def test_recovery_gives_a_new_pin_once_and_ends_sessions_opened_with_the_old_one
     response = other.post(
         reverse("web:recover"),
         {"number": created.case.number, "recovery_code": created.recovery_code},
+        follow=True,
     )
     page = response.content.decode()
     new_pin = re.search(r'id="secret-pin">(\d{8})<', page).group(1)

@@ -54,8 +54,13 @@ def test_uploaded_files_give_the_same_hashes_as_the_library(client, eligible):
     response = client.post(
         reverse("web:upload"),
         {"files": [_file(d) for d in data], "consent": "on", "recovery": "on"},
+        follow=True,
     )
+    # POST/redirect/GET: the secrets are shown by a GET, so a reload makes no second case.
+    assert response.redirect_chain == [(reverse("web:created"), 302)]
     assert response.status_code == 200 and b'id="secret-pin"' in response.content
+    assert b'id="secret-pin"' in client.get(reverse("web:created")).content
+    assert Case.objects.count() == 1
     case = Case.objects.get()
     assert case.recovery_code_hash
     for d in data:
@@ -76,7 +81,9 @@ def test_a_bad_file_gets_a_clear_message_and_nothing_is_stored(client, eligible,
     response = client.post(
         reverse("web:upload"), {"files": [_file(_png(4)), _file(data)], "consent": "on"}
     )
-    assert b"File 2:" in response.content and message in response.content
+    # The bad file is named, the good one kept (as hashes) for the next try.
+    assert b"private.png:" in response.content and message in response.content
+    assert b'name="kept"' in response.content
     assert not Case.objects.exists()
 
 
@@ -101,7 +108,9 @@ def test_a_flat_picture_keeps_only_its_digests_and_the_person_is_told(client, el
     buf = io.BytesIO()
     Image.new("RGB", (200, 150), (90, 120, 150)).save(buf, "PNG")
     response = client.post(
-        reverse("web:upload"), {"files": [_file(_png(8)), _file(buf.getvalue())], "consent": "on"}
+        reverse("web:upload"),
+        {"files": [_file(_png(8)), _file(buf.getvalue())], "consent": "on"},
+        follow=True,
     )
     assert b"File 2 has very little detail" in response.content
     case = Case.objects.get()

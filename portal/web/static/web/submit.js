@@ -1,12 +1,15 @@
-// The hashing page: choose files, hash each in a Web Worker with hashing/js,
+// The hashing page: choose files, hash them in a pool of Web Workers with hashing/js,
 // review, then send only the hashes in one JSON request.
 //
-// Privacy: files are read by the worker on this device. The request body is
+// Privacy: files are read by the workers on this device. The request body is
 // built from the hash records alone (media kind, hex hashes, PDQ quality);
 // file names, sizes, dates and EXIF are never put in it. Previews use local
-// object URLs, revoked as soon as the preview has been drawn.
+// object URLs, revoked as soon as the preview has been drawn, and are blurred
+// until the person asks to see them. The one exception, a photo this browser
+// can't open (HEIC), is sent to the server only after its own consent box is
+// ticked; only its hashes come back, into the same submission.
 
-import { WorkerHasher } from "../hashing/client.js";
+import { WorkerPool } from "../hashing/client.js";
 import { readStrings } from "./strings.js";
 
 const form = document.getElementById("hash-form");
@@ -14,11 +17,12 @@ const strings = readStrings();
 const t = (key, values = {}) =>
   (strings[key] || key).replace(/\{(\w+)\}/g, (_, name) => (name in values ? String(values[name]) : `{${name}}`));
 const QUALITY_FLOOR = Number(strings.quality_floor || 50);
+const MAX_FILES = Number(strings.max_files || 100);
 
-const entries = []; // {id, file, element, state: "waiting"|"hashing"|"ready"|"failed", item}
+const entries = []; // {id, file, element, state: "waiting"|"hashing"|"ready"|"failed", item, label, name}
 let nextId = 1;
-let hasher = null;
-let queue = Promise.resolve();
+let pool = null;
+let previewsShown = false;
 
 const list = document.getElementById("file-list");
 const summary = document.getElementById("files-summary");
@@ -28,10 +32,17 @@ const submitButton = document.getElementById("submit-button");
 const errorBox = document.getElementById("submit-error");
 const input = document.getElementById("files");
 const dropzone = document.getElementById("dropzone");
+const previewsRow = document.getElementById("previews-row");
+const previewsButton = document.getElementById("toggle-previews");
 
-function getHasher() {
-  hasher ||= new WorkerHasher(new URL(form.dataset.worker, window.location.href));
-  return hasher;
+function getPool() {
+  pool ||= new WorkerPool(new URL(form.dataset.worker, window.location.href));
+  return pool;
+}
+
+/** The label the case page shows for a file: the start of its SHA-256 (as selectors.item_label). */
+function labelOf(hashes) {
+  return (hashes.sha256 || hashes.md5 || "").slice(0, 8);
 }
 
 /** What is sent for one hashed file: only its media kind and hashes. */
@@ -51,8 +62,12 @@ function itemFromRecord(record) {
   return { item: { media_kind: "image", hashes: { md5: record.md5, sha256: record.sha256 } }, lowQuality: true };
 }
 
+function readyEntries() {
+  return entries.filter((e) => e.state === "ready");
+}
+
 function payload() {
-  const body = { items: entries.filter((e) => e.state === "ready").map((e) => e.item) };
+  const body = { items: readyEntries().map((e) => e.item) };
   if (form.dataset.mode === "new") {
     body.recovery_code = Boolean(document.getElementById("want-recovery")?.checked);
     const organisation = document.getElementById("organisation");
@@ -62,9 +77,11 @@ function payload() {
 }
 
 function refresh() {
-  const ready = entries.filter((e) => e.state === "ready").length;
+  if (!form.isConnected) return; // the page was blanked by a quick exit
+  const ready = readyEntries().length;
   const busy = entries.some((e) => e.state === "waiting" || e.state === "hashing");
   document.getElementById("files-empty").hidden = entries.length > 0;
+  previewsRow.hidden = !list.querySelector("img.thumb");
   const failed = entries.filter((e) => e.state === "failed").length;
   summary.textContent = entries.length ? t("count", { ready, total: entries.length }) : "";
   // Announced by the live region, so a screen reader hears about refused files too.
@@ -73,12 +90,32 @@ function refresh() {
   submitButton.disabled = busy || ready === 0;
   submitButton.textContent = t(ready === 1 ? "submit_one" : "submit", { n: ready });
   preview.textContent = JSON.stringify(payload(), null, 2);
+  // Tells tests (and anything waiting) that the handlers are in place.
+  form.dataset.ready = "true";
 }
 
 function setStatus(entry, text, kind = "") {
   const status = entry.element.querySelector(".file-status");
   status.textContent = text;
   status.className = `file-status ${kind}`;
+}
+
+function setLabel(entry) {
+  const tag = entry.element.querySelector(".file-tag");
+  tag.replaceChildren(`${t("label")} `);
+  const code = document.createElement("code");
+  code.className = "file-label";
+  code.textContent = entry.label;
+  tag.append(code);
+  tag.hidden = false;
+}
+
+function markReady(entry, item, text, kind = "is-ok") {
+  entry.item = item;
+  entry.label = labelOf(item.hashes);
+  entry.state = "ready";
+  setLabel(entry);
+  setStatus(entry, text, kind);
 }
 
 function addServerOption(entry) {
@@ -90,6 +127,67 @@ function addServerOption(entry) {
   entry.element.querySelector(".file-body").append(p);
 }
 
+/** This one file, with its own consent, hashed on the server into the same submission. */
+function addServerOne(entry) {
+  const box = document.createElement("div");
+  box.className = "server-one";
+  const check = document.createElement("div");
+  check.className = "field field-check";
+  const consent = document.createElement("input");
+  consent.type = "checkbox";
+  consent.id = `server-one-${entry.id}`;
+  const label = document.createElement("label");
+  label.htmlFor = consent.id;
+  label.textContent = t("server_one_consent");
+  check.append(consent, label);
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "button button-small";
+  button.textContent = t("server_one_button");
+  button.setAttribute("aria-label", t("server_one_named", { name: entry.name }));
+  button.disabled = true;
+  consent.addEventListener("change", () => {
+    button.disabled = !consent.checked;
+  });
+  button.addEventListener("click", async () => {
+    if (!consent.checked || !entry.file) return;
+    button.disabled = true;
+    consent.disabled = true;
+    setStatus(entry, t("server_one_sending"));
+    const body = new FormData();
+    body.append("file", entry.file);
+    body.append("consent", "on");
+    let data = {};
+    let ok = false;
+    try {
+      const response = await fetch(form.dataset.hashOneUrl, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "X-CSRFToken": csrfToken(), Accept: "application/json" },
+        body,
+      });
+      data = await response.json().catch(() => ({}));
+      ok = response.ok && data.item;
+    } catch {
+      data = { error: t("network") };
+    }
+    if (entry.removed) return;
+    if (ok) {
+      entry.file = null;
+      box.remove();
+      entry.element.querySelector(".server-fallback")?.remove();
+      markReady(entry, data.item, t("server_ready"));
+    } else {
+      setStatus(entry, data.error || t("failed"), "is-error");
+      button.disabled = false;
+      consent.disabled = false;
+    }
+    refresh();
+  });
+  box.append(check, button);
+  entry.element.querySelector(".file-body").append(box);
+}
+
 function removeEntry(entry) {
   const index = entries.indexOf(entry);
   if (index >= 0) entries.splice(index, 1);
@@ -97,23 +195,20 @@ function removeEntry(entry) {
   entry.file = null;
   entry.element.remove();
   refresh();
-// Tells tests (and anything waiting) that the handlers are in place.
-form.dataset.ready = "true";
   input.focus();
 }
 
 function renderEntry(entry) {
   const li = document.createElement("li");
   li.className = "file";
-  const name = entry.file.name || `#${entry.id}`;
   if ((entry.file.type || "").startsWith("image/")) {
     const img = document.createElement("img");
-    img.className = "thumb";
-    img.alt = t("preview", { name });
+    img.className = previewsShown ? "thumb" : "thumb is-blurred";
+    img.alt = t("preview", { name: entry.name });
     const url = URL.createObjectURL(entry.file);
     const revoke = () => URL.revokeObjectURL(url);
     img.addEventListener("load", revoke, { once: true });
-    img.addEventListener("error", () => { revoke(); img.remove(); }, { once: true });
+    img.addEventListener("error", () => { revoke(); img.remove(); refresh(); }, { once: true });
     img.src = url;
     li.append(img);
   }
@@ -121,18 +216,22 @@ function renderEntry(entry) {
   body.className = "file-body";
   const title = document.createElement("p");
   title.className = "file-name";
-  title.textContent = name; // shown here only; never sent
+  title.textContent = entry.name; // shown here only; never sent
+  const tag = document.createElement("span");
+  tag.className = "file-tag";
+  tag.hidden = true;
+  title.append(" ", tag);
   const progress = document.createElement("progress");
   progress.max = 100;
   progress.value = 0;
-  progress.setAttribute("aria-label", t("progress", { name }));
+  progress.setAttribute("aria-label", t("progress", { name: entry.name }));
   const status = document.createElement("p");
   status.className = "file-status";
   const remove = document.createElement("button");
   remove.type = "button";
   remove.className = "button button-small";
   remove.textContent = t("remove");
-  remove.setAttribute("aria-label", t("remove_named", { name }));
+  remove.setAttribute("aria-label", t("remove_named", { name: entry.name }));
   remove.addEventListener("click", () => removeEntry(entry));
   body.append(title, progress, status, remove);
   li.append(body);
@@ -143,55 +242,79 @@ function renderEntry(entry) {
 
 const ERROR_KEYS = { unreadable: "unreadable", "too-large": "too_large", unsupported: "unsupported" };
 
+// How far each stage takes the bar. The digests read the file while the browser
+// decodes it; the fingerprint itself is the last step.
+function progressOf({ stage, done, total }) {
+  if (stage === "digest" && total) return 5 + Math.round((55 * done) / total);
+  if (stage === "decode") return 5;
+  if (stage === "hash") return 65;
+  if (stage === "done") return 95;
+  return 0;
+}
+
 async function hashEntry(entry) {
   if (entry.removed) return;
-  entry.state = "hashing";
   const progress = entry.element.querySelector("progress");
-  setStatus(entry, t("reading"));
+  let keepFile = false;
   try {
-    const record = await getHasher().hash(entry.file, ({ stage, done, total }) => {
-      if (stage === "digest" && total) progress.value = Math.min(80, Math.round((80 * done) / total));
-      else if (stage === "hash") { progress.value = 90; setStatus(entry, t("hashing")); }
+    // Waits in the pool's queue until a Worker is free; the first progress report starts it.
+    const record = await getPool().hash(entry.file, (p) => {
+      if (entry.removed) return;
+      if (entry.state === "waiting") {
+        entry.state = "hashing";
+        setStatus(entry, t("reading"));
+      }
+      progress.value = Math.max(progress.value, progressOf(p));
+      if (p.stage === "hash") setStatus(entry, t("hashing"));
     });
     if (entry.removed) return;
-    progress.value = 100;
     if (record.media !== "image" && record.media !== "video") {
       entry.state = "failed";
+      progress.hidden = true;
       setStatus(entry, t("not_media"), "is-error");
     } else {
+      progress.value = 100;
       const { item, lowQuality } = itemFromRecord(record);
-      entry.item = item;
-      entry.state = "ready";
-      if (lowQuality) setStatus(entry, t("low_quality", { quality: record.pdq_quality, floor: QUALITY_FLOOR }), "is-warning");
-      else setStatus(entry, t(record.media === "video" ? "video" : "ready"), "is-ok");
+      if (lowQuality) markReady(entry, item, t("low_quality", { quality: record.pdq_quality, floor: QUALITY_FLOOR }), "is-warning");
+      else markReady(entry, item, t(record.media === "video" ? "video" : "ready"));
     }
   } catch (err) {
     if (entry.removed) return;
     entry.state = "failed";
-    progress.value = 0;
+    progress.hidden = true;
     setStatus(entry, t(ERROR_KEYS[err.code] || "failed"), "is-error");
-    if (err.code === "unsupported" || err.code === "unreadable") addServerOption(entry);
+    if (err.code === "unsupported" && form.dataset.hashOneUrl) {
+      // Kept on the page (never sent) until the person chooses to send this one file.
+      keepFile = true;
+      addServerOne(entry);
+    } else if (err.code === "unreadable") {
+      addServerOption(entry);
+    }
   } finally {
     // The File object is no longer needed once hashed.
-    entry.file = null;
+    if (!keepFile) entry.file = null;
     refresh();
-// Tells tests (and anything waiting) that the handlers are in place.
-form.dataset.ready = "true";
   }
 }
 
 function addFiles(files) {
   errorBox.textContent = "";
-  for (const file of files) {
-    const entry = { id: nextId++, file, state: "waiting", item: null, removed: false };
+  const room = Math.max(0, MAX_FILES - entries.length);
+  if (files.length > room) {
+    // Told now, before any hashing, rather than refused by the server afterwards.
+    errorBox.textContent = t("too_many", { n: MAX_FILES, extra: files.length - room });
+  }
+  for (const file of files.slice(0, room)) {
+    const entry = { id: nextId++, file, name: file.name || `#${nextId - 1}`, state: "waiting", item: null, removed: false };
     entries.push(entry);
     renderEntry(entry);
-    // One file at a time: a phone has little memory for decoded photos.
-    queue = queue.then(() => hashEntry(entry));
+    hashEntry(entry);
   }
   refresh();
-// Tells tests (and anything waiting) that the handlers are in place.
-form.dataset.ready = "true";
+}
+
+function csrfToken() {
+  return form.querySelector("input[name=csrfmiddlewaretoken]").value;
 }
 
 input.addEventListener("change", () => {
@@ -213,10 +336,30 @@ dropzone.addEventListener("drop", (event) => {
   if (event.dataTransfer?.files?.length) addFiles([...event.dataTransfer.files]);
 });
 
+previewsButton.addEventListener("click", () => {
+  previewsShown = !previewsShown;
+  previewsButton.setAttribute("aria-pressed", String(previewsShown));
+  previewsButton.textContent = t(previewsShown ? "hide_previews" : "show_previews");
+  for (const img of list.querySelectorAll("img.thumb")) img.classList.toggle("is-blurred", !previewsShown);
+});
+
 document.getElementById("want-recovery")?.addEventListener("change", refresh);
 document.getElementById("organisation")?.addEventListener("change", refresh);
 
-function showCreated(data) {
+/** Forget the selection: on quick exit, and once it has been sent. */
+function forgetSelection() {
+  for (const entry of entries) {
+    entry.removed = true;
+    entry.file = null;
+  }
+  entries.length = 0;
+  list.replaceChildren();
+  if (pool) pool.terminate();
+  pool = null;
+}
+document.addEventListener("takeback:exit", forgetSelection);
+
+function showCreated(data, files) {
   const section = document.getElementById("created");
   document.getElementById("secret-number").textContent = data.case_number;
   document.getElementById("secret-pin").textContent = data.pin;
@@ -225,6 +368,17 @@ function showCreated(data) {
     document.getElementById("secret-recovery").textContent = data.recovery_code;
     document.getElementById("secret-recovery-row").hidden = false;
   }
+  // Which name is which label on the case page: built here, from this page's memory.
+  const rows = files.map(({ name, label }) => {
+    const li = document.createElement("li");
+    const code = document.createElement("code");
+    code.className = "file-label";
+    code.textContent = label;
+    li.append(`${name}: `, code);
+    return li;
+  });
+  document.getElementById("created-files").replaceChildren(...rows);
+  document.getElementById("created-files-wrap").hidden = rows.length === 0;
   document.getElementById("status-link").dataset.statusUrl = data.status_url;
   form.hidden = true;
   const heading = document.querySelector("h1");
@@ -241,43 +395,34 @@ form.addEventListener("submit", async (event) => {
   errorBox.textContent = "";
   submitButton.disabled = true;
   submitButton.textContent = t("sending");
-  const token = form.querySelector("input[name=csrfmiddlewaretoken]").value;
   let response;
   let data = {};
   try {
     response = await fetch(form.dataset.endpoint, {
       method: "POST",
       credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": token, Accept: "application/json" },
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken(), Accept: "application/json" },
       body: JSON.stringify(payload()),
     });
     data = await response.json().catch(() => ({}));
   } catch {
     errorBox.textContent = t("network");
     refresh();
-// Tells tests (and anything waiting) that the handlers are in place.
-form.dataset.ready = "true";
     return;
   }
   if (!response.ok) {
     errorBox.textContent = data.error || t("network");
     refresh();
-// Tells tests (and anything waiting) that the handlers are in place.
-form.dataset.ready = "true";
     return;
   }
+  const files = readyEntries().map(({ name, label }) => ({ name, label }));
   // Done with the files: forget them and their hashes on the page.
-  entries.length = 0;
-  list.replaceChildren();
-  if (hasher) hasher.terminate();
-  hasher = null;
+  forgetSelection();
   if (form.dataset.mode === "add") {
     window.location.assign(data.status_url);
   } else {
-    showCreated(data);
+    showCreated(data, files);
   }
 });
 
 refresh();
-// Tells tests (and anything waiting) that the handlers are in place.
-form.dataset.ready = "true";
