@@ -2,14 +2,14 @@
 second factor: the operators' area opens only to a session verified with TOTP or a
 recovery code, and its sign-in is the staff sign-in (throttled, two steps)."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.urls import path, reverse
 from django_otp.admin import OTPAdminSite
 
-from portal.charities import admin_views
+from portal.charities import admin_views, two_factor
 from portal.charities.models import CaseNote, HandoffLink, Invitation, StaffRole
 
 
@@ -61,6 +61,15 @@ class StaffRoleAdmin(admin.ModelAdmin):
     list_display = ["user", "organisation", "role", "created_at"]
     list_filter = ["role", "organisation"]
     autocomplete_fields = ["user"]
+    actions = ["grant_new_authenticator"]
+
+    @admin.action(description="Let them set up a new authenticator (their current one stops)")
+    def grant_new_authenticator(self, request, queryset) -> None:
+        for row in queryset.select_related("user"):
+            two_factor.enrolment_grant(user=row.user, by=request.user)
+        self.message_user(
+            request, "At their next sign-in they set up a new authenticator app.", messages.SUCCESS
+        )
 
 
 @admin.register(Invitation)

@@ -133,3 +133,24 @@ class CaseNote(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} on {self.case}"
+
+
+class EnrolmentGrant(models.Model):
+    """An operator's permission for a staff account to set up a new authenticator.
+
+    Without a second factor, an account that has signed in before can't set one up
+    with its password alone (whoever stole the password could then enrol their own
+    phone); a new account can, once. This grant is how an operator lets someone who
+    lost their phone and their recovery codes back in.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="enrolment_grant"
+    )
+    granted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    granted_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.user} may set up a new authenticator"

@@ -25,6 +25,7 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from portal.charities import qr
+from portal.charities.models import EnrolmentGrant
 
 RECOVERY_CODE_COUNT = 10
 TOTP_DEVICE_NAME = "Authenticator app"
@@ -71,6 +72,26 @@ def has_second_factor(*, user: AbstractBaseUser) -> bool:
     return any(True for _ in devices_for_user(user, confirmed=True))
 
 
+def enrolment_allowed(*, user: AbstractBaseUser) -> bool:
+    """May this account set up an authenticator with its password alone?
+
+    Only a new account (never signed in), or one an operator granted it to
+    (EnrolmentGrant): otherwise a stolen password would be enough to enrol the
+    thief's phone on an account whose owner lost theirs.
+    """
+    if has_second_factor(user=user):
+        return False
+    return user.last_login is None or EnrolmentGrant.objects.filter(user=user).exists()
+
+
+@transaction.atomic
+def enrolment_grant(*, user: AbstractBaseUser, by: AbstractBaseUser | None) -> None:
+    """An operator lets `user` set up a new authenticator: their old devices stop working."""
+    for device in devices_for_user(user, confirmed=None):
+        device.delete()
+    EnrolmentGrant.objects.update_or_create(user=user, defaults={"granted_by": by})
+
+
 def totp_device_pending(*, user: AbstractBaseUser) -> TOTPDevice:
     """The user's authenticator being set up (created on first use, not yet confirmed)."""
     device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("pk").first()
@@ -104,6 +125,7 @@ def totp_confirm(*, user: AbstractBaseUser, token: str) -> Enrolled | None:
         return None
     device.confirmed = True
     device.save(update_fields=["confirmed"])
+    EnrolmentGrant.objects.filter(user=user).delete()
     return Enrolled(device=device, recovery_codes=recovery_codes_replace(user=user))
 
 

@@ -149,6 +149,8 @@ def org_two_factor(request: HttpRequest) -> HttpResponse:
         return redirect("web:org_login")
     client = client_of(request)
     if not two_factor.has_second_factor(user=user):
+        if not two_factor.enrolment_allowed(user=user):
+            return render(request, "web/org_two_factor_locked.html", status=403)
         return _two_factor_setup(request, user)
     form = staff_forms.SecondFactorForm(request.POST or None)
     if request.method == "POST":

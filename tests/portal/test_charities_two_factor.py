@@ -14,11 +14,13 @@ from django.core import mail
 from django.core.cache import cache
 from django.test import override_settings
 from django.urls import reverse
+from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from portal.cases.models import Organisation
 from portal.charities import two_factor
+from portal.charities.models import EnrolmentGrant, StaffRole
 from tests.support.staff import (
     PASSWORD,
     sign_in_through_pages,
@@ -108,7 +110,7 @@ def test_first_sign_in_sets_up_the_app_and_shows_recovery_codes_once(client, org
     client.post(reverse("web:org_login"), {"username": "new", "password": PASSWORD})
     page = client.get(reverse("web:org_two_factor"))
     html = page.content.decode()
-    assert "<svg" in html and 'role="img"' in html  # the QR code, inline: no image request
+    assert 'class="qr"' in html and 'role="img"' in html  # the QR code, inline: no image request
     device = TOTPDevice.objects.get(user=user, confirmed=False)
     assert client.post(reverse("web:org_two_factor"), {"token": "123456"}).status_code == 200
     assert "_auth_user_id" not in client.session
@@ -186,3 +188,37 @@ def test_console_mail_on_the_embedded_default_and_smtp_by_environment():
     assert env.email_url_config("consolemail://")["EMAIL_BACKEND"].endswith("console.EmailBackend")
     smtp = env.email_url_config("smtp+tls://user:pw@mail.example.org:587")
     assert smtp["EMAIL_BACKEND"].endswith("smtp.EmailBackend") and smtp["EMAIL_USE_TLS"]
+
+
+def test_a_password_alone_cannot_enrol_a_new_phone_on_an_account_that_signed_in_before(
+    client, organisation
+):
+    user = staff_user("worker", organisation=organisation, with_device=False)
+    user.last_login = timezone.now()
+    user.save(update_fields=["last_login"])
+    client.post(reverse("web:org_login"), {"username": "worker", "password": PASSWORD})
+    page = client.get(reverse("web:org_two_factor"))
+    assert page.status_code == 403 and b'class="qr"' not in page.content
+    assert not TOTPDevice.objects.filter(user=user).exists()
+
+
+@no_otp_delay
+def test_an_operator_lets_someone_who_lost_their_phone_enrol_again(client, organisation):
+    user = staff_user("worker", organisation=organisation)
+    user.last_login = timezone.now()
+    user.save(update_fields=["last_login"])
+    operator = staff_user("op", superuser=True)
+    role = StaffRole.objects.get(user=user)
+    verified_login(client, operator)
+    client.post(
+        reverse("admin:charities_staffrole_changelist"),
+        {"action": "grant_new_authenticator", "_selected_action": [role.pk]},
+    )
+    assert not TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+    client.post(reverse("web:org_logout"))
+    client.post(reverse("web:org_login"), {"username": "worker", "password": PASSWORD})
+    assert b'class="qr"' in client.get(reverse("web:org_two_factor")).content
+    device = TOTPDevice.objects.get(user=user, confirmed=False)
+    client.post(reverse("web:org_two_factor"), {"token": totp_code(device)})
+    assert client.get(reverse("web:org_cases")).status_code == 200
+    assert not EnrolmentGrant.objects.filter(user=user).exists()  # used up
