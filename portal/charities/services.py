@@ -329,3 +329,22 @@ def case_withdraw_on_request(
         action=CaseNote.Action.WITHDRAWN,
         text=reason,
     )
+
+
+@transaction.atomic
+def case_unlink_by_victim(*, case: Case) -> Organisation | None:
+    """The victim takes their case away from the organisation (from their status page).
+
+    The organisation stops seeing it at once, and its notes on the case go with it:
+    nothing about the case stays with staff the victim no longer wants involved.
+    Returns the organisation it was linked to, or None.
+    """
+    case = Case.objects.select_for_update().get(pk=case.pk)
+    organisation = case.organisation
+    if organisation is None:
+        return None
+    CaseNote.objects.filter(case=case, organisation=organisation).delete()
+    HandoffLink.objects.filter(case=case).update(case=None)
+    Case.objects.filter(pk=case.pk).update(organisation=None)
+    case.organisation = None
+    return organisation

@@ -427,3 +427,16 @@ def test_a_member_of_two_organisations_chooses_one(caseworker_a, org_a, org_b):
     )
     page = caseworker_a.get(reverse("web:submit")).content.decode()
     assert "selected>" not in page.split('id="organisation"')[1].split("</select>")[0]
+
+
+def test_the_victim_unlinking_their_case_hides_it_and_its_notes_from_the_organisation(
+    caseworker_a, org_a
+):
+    case = case_with_items(1, organisation=org_a).case
+    url = reverse("web:org_case", args=[case.number])
+    caseworker_a.post(url, {"note-text": "Called back"})
+    assert services.case_unlink_by_victim(case=case) == org_a
+    assert caseworker_a.get(url).status_code == 404
+    assert case.number not in caseworker_a.get(reverse("web:org_cases")).content.decode()
+    assert not case.notes.exists()
+    assert services.case_unlink_by_victim(case=case) is None
