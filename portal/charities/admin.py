@@ -48,7 +48,7 @@ class StaffAdminSite(OTPAdminSite):
 
     def login(self, request: HttpRequest, extra_context=None) -> HttpResponse:
         # Django's admin form would accept a password alone; ours asks for the code too.
-        if request.user.is_authenticated and request.user.is_verified():  # type: ignore[union-attr]
+        if request.user.is_authenticated and getattr(request.user, "is_verified", bool)():
             # Signed in with both factors but not an operator: no loop back to sign-in.
             raise PermissionDenied
         return redirect_to_login(

@@ -49,7 +49,7 @@ def stacked_bars_svg(*, title: str, days: list[date], series: list[Series]) -> s
     ]
     for i, day in enumerate(days):
         x = LEFT + i * step + (step - bar) / 2
-        y = TOP + plot_h
+        y = float(TOP + plot_h)
         for index, s in enumerate(series):
             value = s.values[i] or 0
             if not value:

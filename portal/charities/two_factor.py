@@ -13,9 +13,9 @@ from __future__ import annotations
 import base64
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
@@ -39,7 +39,7 @@ SESSION_PENDING_BACKEND = "tb_staff_pending_backend"
 PENDING_SECONDS = 5 * 60
 
 
-def pending_start(*, request: HttpRequest, user: AbstractBaseUser, next_url: str) -> None:
+def pending_start(*, request: HttpRequest, user: Any, next_url: str) -> None:
     """Remember that `user` gave the right password; nothing is signed in yet."""
     request.session.cycle_key()
     request.session[SESSION_PENDING_USER] = user.pk
@@ -51,7 +51,7 @@ def pending_start(*, request: HttpRequest, user: AbstractBaseUser, next_url: str
     )
 
 
-def pending_user(*, request: HttpRequest) -> AbstractBaseUser | None:
+def pending_user(*, request: HttpRequest) -> Any:
     """The user whose password was right a moment ago, or None (expired, or nobody)."""
     pk = request.session.get(SESSION_PENDING_USER)
     started = request.session.get(SESSION_PENDING_AT, 0)
@@ -68,11 +68,11 @@ def pending_backend(*, request: HttpRequest) -> str:
     return request.session.get(SESSION_PENDING_BACKEND, "django.contrib.auth.backends.ModelBackend")
 
 
-def has_second_factor(*, user: AbstractBaseUser) -> bool:
+def has_second_factor(*, user: Any) -> bool:
     return any(True for _ in devices_for_user(user, confirmed=True))
 
 
-def enrolment_allowed(*, user: AbstractBaseUser) -> bool:
+def enrolment_allowed(*, user: Any) -> bool:
     """May this account set up an authenticator with its password alone?
 
     Only a new account (never signed in), or one an operator granted it to
@@ -85,14 +85,14 @@ def enrolment_allowed(*, user: AbstractBaseUser) -> bool:
 
 
 @transaction.atomic
-def enrolment_grant(*, user: AbstractBaseUser, by: AbstractBaseUser | None) -> None:
+def enrolment_grant(*, user: Any, by: Any) -> None:
     """An operator lets `user` set up a new authenticator: their old devices stop working."""
     for device in devices_for_user(user, confirmed=None):
         device.delete()
     EnrolmentGrant.objects.update_or_create(user=user, defaults={"granted_by": by})
 
 
-def totp_device_pending(*, user: AbstractBaseUser) -> TOTPDevice:
+def totp_device_pending(*, user: Any) -> TOTPDevice:
     """The user's authenticator being set up (created on first use, not yet confirmed)."""
     device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("pk").first()
     if device is None:
@@ -118,7 +118,7 @@ class Enrolled:
 
 
 @transaction.atomic
-def totp_confirm(*, user: AbstractBaseUser, token: str) -> Enrolled | None:
+def totp_confirm(*, user: Any, token: str) -> Enrolled | None:
     """Confirm the pending authenticator with a code from it; make fresh recovery codes."""
     device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=False).first()
     if device is None or not device.verify_token(_digits(token)):
@@ -130,7 +130,7 @@ def totp_confirm(*, user: AbstractBaseUser, token: str) -> Enrolled | None:
 
 
 @transaction.atomic
-def recovery_codes_replace(*, user: AbstractBaseUser) -> list[str]:
+def recovery_codes_replace(*, user: Any) -> list[str]:
     """New one-time recovery codes (the old ones stop working); shown once."""
     static, _created = StaticDevice.objects.get_or_create(
         user=user, name=RECOVERY_DEVICE_NAME, defaults={"confirmed": True}
@@ -145,7 +145,7 @@ def _digits(token: str) -> str:
     return "".join(token.split())
 
 
-def second_factor_verify(*, user: AbstractBaseUser, token: str) -> Device | None:
+def second_factor_verify(*, user: Any, token: str) -> Device | None:
     """The device that accepts `token` (a TOTP code or an unused recovery code), or None.
 
     A recovery code is used up by matching (django-otp deletes the StaticToken).

@@ -196,7 +196,7 @@ def _two_factor_setup(request: HttpRequest, user: Any) -> HttpResponse:
 @require_POST
 @staff_required
 def org_recovery_codes(request: HttpRequest) -> HttpResponse:
-    codes = two_factor.recovery_codes_replace(user=request.user)  # type: ignore[arg-type]
+    codes = two_factor.recovery_codes_replace(user=request.user)
     return render(
         request, "web/org_recovery_codes.html", {"codes": codes, "next": reverse("web:org_cases")}
     )
