@@ -3,10 +3,10 @@
 import uuid
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Max, QuerySet
+from django.db.models import Count, Exists, Max, OuterRef, QuerySet
 
 from portal.cases.models import Case, SubmittedHash
-from portal.platforms.models import HashFeedback, Platform
+from portal.platforms.models import ApiKey, HashFeedback, Platform
 
 
 @dataclass(frozen=True)
@@ -36,8 +36,17 @@ class CaseDistribution:
 
 
 def participating_platforms() -> QuerySet[Platform]:
-    """The platforms that take part: the ones counted in "N of M" and listed publicly."""
-    return Platform.objects.filter(is_active=True).order_by("name")
+    """The platforms that take part: the ones counted in "N of M" and listed publicly.
+
+    Only once they hold a live key and have fetched the feed (issue 9): a platform
+    an operator registered that never took a hash must not swell a victim's "N of M".
+    """
+    live_key = ApiKey.objects.filter(platform=OuterRef("pk"), revoked_at__isnull=True)
+    return (
+        Platform.objects.filter(is_active=True, fetched_seq__gt=0)
+        .filter(Exists(live_key))
+        .order_by("name")
+    )
 
 
 def case_distribution(*, case: Case) -> CaseDistribution:

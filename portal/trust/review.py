@@ -28,6 +28,7 @@ from portal.cases import services as cases
 from portal.cases.models import SubmittedHash
 from portal.exceptions import ApplicationError
 from portal.platforms.models import HashFeedback, Platform
+from portal.platforms.selectors import participating_platforms
 from portal.trust.audit import OPERATOR, audit_record, operator_name
 from portal.trust.models import ReviewItem
 from portal.trust.queue import reviews_open
@@ -68,12 +69,8 @@ def _restored_since(hash_ids: list[int]) -> dict[int, datetime]:
 
 
 def participating_platform_ids() -> set[int]:
-    """Platforms whose word counts: active, holding a live key, and fetching the feed."""
-    return set(
-        Platform.objects.filter(
-            is_active=True, api_keys__revoked_at__isnull=True, fetched_seq__gt=0
-        ).values_list("pk", flat=True)
-    )
+    """Platforms whose word counts: those that take part (a live key, and fetching)."""
+    return set(participating_platforms().values_list("pk", flat=True))
 
 
 @transaction.atomic

@@ -17,6 +17,8 @@ def test_counts_platforms_that_received_and_then_removed_a_case():
     case = case_with_items(2).case
     last = max(case.hashes.values_list("feed_seq", flat=True))
 
+    # Both take part (they have fetched before); only the fast one has this case.
+    Platform.objects.filter(pk=slow.pk).update(fetched_seq=1)
     Platform.objects.filter(pk=fast.pk).update(fetched_seq=last)
     summary = case_distribution(case=case)
     assert (summary.platforms_total, summary.platforms_received) == (2, 1)
@@ -29,6 +31,13 @@ def test_counts_platforms_that_received_and_then_removed_a_case():
     summary = case_distribution(case=case)
     assert summary.platforms_removed == 1  # the slow one has not applied the last removal
     assert summary.hashes_active == 0 and summary.hashes_removed == 8
+
+
+def test_platforms_that_never_fetched_or_hold_no_live_key_are_not_counted():
+    case = case_with_items(1).case
+    Platform.objects.create(name="Added in the admin", fetched_seq=5)  # no key
+    platform_create(name="Registered, never fetched")
+    assert case_distribution(case=case).platforms_total == 0
 
 
 def test_feedback_is_counted_per_outcome():
@@ -48,6 +57,7 @@ def test_outcomes_are_counted_per_file_and_platform_not_per_hash_report():
     one = platform_create(name="One").platform
     two = platform_create(name="Two").platform
     case = case_with_items(2).case
+    Platform.objects.update(fetched_seq=1)  # both take part: they have fetched
     first = case.hashes.order_by("pk").first().item_id
     # One upload found by MD5, SHA-256 and PDQ on one platform: one file, one platform.
     for row in case.hashes.filter(item_id=first):

@@ -364,3 +364,22 @@ def test_feed_downloads_are_audited_with_their_range():
     event = AuditEvent.objects.filter(action="feed_download").latest("pk")
     assert event.actor == "Acme" and event.detail["after"] == 0
     assert event.detail["to"] == feed_head() and event.detail["entries"] > 0
+
+
+# Platforms count only once they take part ---------------------------------------------
+
+
+def test_a_platform_counts_toward_n_of_m_only_with_a_live_key_and_after_fetching():
+    from portal.platforms.models import ApiKey, Platform
+    from portal.platforms.selectors import case_distribution
+
+    case = case_with_items(1).case
+    Platform.objects.create(name="Added in the admin")  # no keys
+    acme = platform_client("Acme")
+    assert case_distribution(case=case).platforms_total == 0  # Acme has not fetched yet
+    _fetch_all(acme)
+    assert case_distribution(case=case).platforms_total == 1
+    Platform.objects.filter(name="Added in the admin").update(fetched_seq=feed_head())
+    assert case_distribution(case=case).platforms_total == 1  # still no key
+    ApiKey.objects.filter(platform=acme.platform).update(revoked_at="2026-01-01T00:00:00Z")
+    assert case_distribution(case=case).platforms_total == 0
