@@ -194,6 +194,16 @@ def statistics_page(request: HttpRequest) -> HttpResponse:
         }
         for title, series in sections
     ]
+    lag_title = "Feed lag per platform (positions behind the head, largest each day)"
+    lag_chart = {
+        "title": lag_title,
+        "svg": charts.lines_svg(title=lag_title, days=stats.days, series=stats.lag_history),
+        "legend": [
+            {"name": s.name, "swatch": charts.swatch_svg(i)}
+            for i, s in enumerate(stats.lag_history)
+        ],
+        "series": stats.lag_history,
+    }
     return TemplateResponse(
         request,
         "charities/admin_statistics.html",
@@ -201,6 +211,7 @@ def statistics_page(request: HttpRequest) -> HttpResponse:
             request,
             "Statistics",
             charts=charts_,
+            lag_chart=lag_chart,
             stats=stats,
             small=statistics.SMALL_COUNT,
         ),

@@ -76,3 +76,46 @@ def swatch_svg(index: int) -> str:
         '<svg width="12" height="12" aria-hidden="true" focusable="false">'
         f'<rect width="12" height="12" fill="{colour(index)}"/></svg>'
     )
+
+
+def lines_svg(*, title: str, days: list[date], series: list[Series]) -> str:
+    """One line a series over the days (e.g. each platform's feed lag); gaps where None."""
+    values = [v for s in series for v in s.values if v is not None]
+    peak = max([*values, 1])
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    step = plot_w / max(len(days) - 1, 1)
+    parts = [
+        f'<svg class="chart" role="img" aria-label="{escape(title)}" viewBox="0 0 {WIDTH} {HEIGHT}"'
+        f' width="{WIDTH}" height="{HEIGHT}" xmlns="http://www.w3.org/2000/svg">',
+        f'<line x1="{LEFT}" y1="{TOP + plot_h}" x2="{WIDTH - RIGHT}" y2="{TOP + plot_h}"'
+        ' stroke="#555" stroke-width="1"/>',
+        f'<text x="{LEFT - 6}" y="{TOP + 10}" text-anchor="end" font-size="11" fill="#333">'
+        f"{peak}</text>",
+        f'<text x="{LEFT - 6}" y="{TOP + plot_h}" text-anchor="end" font-size="11"'
+        ' fill="#333">0</text>',
+    ]
+    for index, s in enumerate(series):
+        points = [
+            (LEFT + i * step, TOP + plot_h - plot_h * v / peak)
+            for i, v in enumerate(s.values)
+            if v is not None
+        ]
+        if points:
+            path = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
+            parts.append(
+                f'<polyline points="{path}" fill="none" stroke="{colour(index)}"'
+                f' stroke-width="2"><title>{escape(s.name)}</title></polyline>'
+            )
+        # A dot per sample, so a single day still shows.
+        parts.extend(
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour(index)}"/>' for x, y in points
+        )
+    for i, day in enumerate(days):
+        if (i % 7 == 0 and len(days) - 1 - i >= 4) or i == len(days) - 1:
+            anchor = "end" if i == len(days) - 1 else "middle"
+            parts.append(
+                f'<text x="{LEFT + i * step:.1f}" y="{HEIGHT - 8}" text-anchor="{anchor}"'
+                f' font-size="11" fill="#333">{day:%d %b}</text>'
+            )
+    parts.append("</svg>")
+    return "".join(parts)

@@ -154,3 +154,20 @@ class EnrolmentGrant(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} may set up a new authenticator"
+
+
+class PlatformSyncSample(models.Model):
+    """How far behind the feed head one platform was at one moment (for the lag chart)."""
+
+    platform = models.ForeignKey(
+        "platforms.Platform", on_delete=models.CASCADE, related_name="sync_samples"
+    )
+    taken_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    lag = models.BigIntegerField()  # feed positions behind the head
+    synced_recently = models.BooleanField()  # fetched in the 24 hours before
+
+    class Meta:
+        ordering = ["-taken_at"]
+
+    def __str__(self) -> str:
+        return f"{self.platform_id} {self.lag} behind at {self.taken_at:%Y-%m-%d %H:%M}"

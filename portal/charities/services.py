@@ -20,13 +20,22 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.password_validation import validate_password
 from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import Max
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from portal.cases import services as case_services
-from portal.cases.models import Case, Organisation
-from portal.charities.models import CaseNote, HandoffLink, Invitation, Role, StaffRole
+from portal.cases.models import Case, Organisation, SubmittedHash
+from portal.charities.models import (
+    CaseNote,
+    HandoffLink,
+    Invitation,
+    PlatformSyncSample,
+    Role,
+    StaffRole,
+)
+from portal.charities.selectors import platforms_counted
 from portal.exceptions import ApplicationError
 
 TOKEN_BYTES = 32  # 256 random bits, URL-safe base64 (43 characters)
@@ -348,3 +357,29 @@ def case_unlink_by_victim(*, case: Case) -> Organisation | None:
     Case.objects.filter(pk=case.pk).update(organisation=None)
     case.organisation = None
     return organisation
+
+
+# Platforms' feed lag, sampled for the operators' statistics -----------------------
+
+SYNC_SAMPLES_KEPT_DAYS = 90
+
+
+@transaction.atomic
+def platform_sync_sample_take() -> int:
+    """Record how far behind the feed head each counted platform is now (Celery beat)."""
+    from_head = SubmittedHash.objects.aggregate(m=Max("feed_seq"))["m"] or 0
+    now = timezone.now()
+    recent = now - timedelta(hours=24)
+    rows = [
+        PlatformSyncSample(
+            platform=platform,
+            lag=max(from_head - platform.fetched_seq, 0),
+            synced_recently=bool(platform.fetched_at and platform.fetched_at >= recent),
+        )
+        for platform in platforms_counted()
+    ]
+    PlatformSyncSample.objects.bulk_create(rows)
+    PlatformSyncSample.objects.filter(
+        taken_at__lt=now - timedelta(days=SYNC_SAMPLES_KEPT_DAYS)
+    ).delete()
+    return len(rows)

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from portal.cases.models import Case, SubmittedHash
 from portal.charities.charts import Series
+from portal.charities.models import PlatformSyncSample
 from portal.charities.selectors import platforms_counted
 from portal.platforms.models import HashFeedback
 
@@ -70,6 +71,9 @@ class Statistics:
     withdrawals: list[Series]
     quarantines: list[Series]
     platforms: list[PlatformSync]
+    # Each counted platform's largest feed lag per day, from PlatformSyncSample
+    # (None on days without a sample); not people, so nothing is suppressed.
+    lag_history: list[Series]
     review_queue: int | None  # None while the review queue does not exist
 
 
@@ -108,4 +112,22 @@ def statistics(*, today: date | None = None) -> Statistics:
             for p in platforms_counted().order_by("name")
         ],
         review_queue=review_queue,
+        lag_history=_lag_history(days),
     )
+
+
+def _lag_history(days: list[date]) -> list[Series]:
+    rows = (
+        PlatformSyncSample.objects.filter(taken_at__date__gte=days[0])
+        .annotate(day=TruncDate("taken_at"))
+        .values("platform__name", "day")
+        .annotate(lag=Max("lag"))
+        .order_by()
+    )
+    by_platform: dict[str, dict[date, int]] = {}
+    for row in rows:
+        by_platform.setdefault(row["platform__name"], {})[row["day"]] = row["lag"]
+    return [
+        Series(name=name, values=[per_day.get(d) for d in days])
+        for name, per_day in sorted(by_platform.items())
+    ]

@@ -258,6 +258,8 @@ CELERY_BEAT_SCHEDULE = {
     "expire-cases": {"task": "cases.expire", "schedule": 60 * 60},
     # Backstop for webhooks: feed writers also ask for a dispatch on commit.
     "dispatch-webhooks": {"task": "platforms.webhooks_dispatch", "schedule": 30},
+    # Platforms' feed lag over time, for the operators' statistics (portal/charities).
+    "sample-platform-sync": {"task": "charities.platform_sync_sample", "schedule": 15 * 60},
 }
 
 # DJANGO REST FRAMEWORK

@@ -216,6 +216,7 @@ def test_operator_onboards_and_reads_statistics(
             submitted_hash=created.case.hashes.first(),
             outcome=HashFeedback.Outcome.BLOCKED,
         )
+    services.platform_sync_sample_take()  # what Celery beat does every 15 minutes
     for portal in common._portal_page(chromium, live_server, artifacts_dir, request, DESKTOP):
         checked = Checked(portal)
         page = portal.page

@@ -128,3 +128,19 @@ def test_platforms_without_keys_are_not_counted_on_the_statistics_page(operator)
     page = operator.get(reverse("admin:charities_statistics")).content.decode()
     table = page.split('id="platform-sync"')[1].split("</table>")[0]
     assert "Live" in table and "Keyless" not in table
+
+
+def test_feed_lag_is_sampled_per_counted_platform_and_charted_over_time(operator):
+    from portal.charities.models import PlatformSyncSample
+    from portal.charities.tasks import platform_sync_sample_task
+
+    live = platform_create(name="Live").platform
+    Platform.objects.create(name="Keyless")
+    case_with_items(2)
+    assert platform_sync_sample_task.apply().get() == 1
+    (sample,) = PlatformSyncSample.objects.all()
+    assert sample.platform == live and sample.lag > 0 and not sample.synced_recently
+    (series,) = statistics.statistics().lag_history
+    assert series.name == "Live" and series.values[-1] == sample.lag
+    html = operator.get(reverse("admin:charities_statistics")).content.decode()
+    assert "<polyline" in html and "Feed lag per platform" in html
