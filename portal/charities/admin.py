@@ -8,6 +8,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.urls import path, reverse
 from django_otp.admin import OTPAdminSite
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from portal.charities import admin_views, two_factor
 from portal.charities.models import CaseNote, HandoffLink, Invitation, StaffRole
@@ -54,6 +56,15 @@ class StaffAdminSite(OTPAdminSite):
         return redirect_to_login(
             request.GET.get("next") or reverse("admin:index"), reverse("web:org_login")
         )
+
+
+# django-otp's own admin pages show a TOTP device's key (and a QR code of it) and the
+# recovery codes: whoever reads them can pass as that person's second factor, so no
+# operator page shows them. Operators reset a lost authenticator with the staff roles
+# action below instead.
+for _model in (TOTPDevice, StaticDevice):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
 
 
 @admin.register(StaffRole)

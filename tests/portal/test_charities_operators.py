@@ -144,3 +144,25 @@ def test_feed_lag_is_sampled_per_counted_platform_and_charted_over_time(operator
     assert series.name == "Live" and series.values[-1] == sample.lag
     html = operator.get(reverse("admin:charities_statistics")).content.decode()
     assert "<polyline" in html and "Feed lag per platform" in html
+
+
+def test_no_admin_page_shows_a_staff_members_totp_key_or_recovery_codes(operator):
+    from django_otp.plugins.otp_static.models import StaticToken
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from portal.charities import two_factor
+
+    user = staff_user("worker")
+    codes = two_factor.recovery_codes_replace(user=user)
+    device = TOTPDevice.objects.get(user=user)
+    for url in [
+        "/operators/otp_totp/totpdevice/",
+        "/operators/otp_static/staticdevice/",
+        f"/operators/otp_totp/totpdevice/{device.pk}/change/",
+        f"/operators/otp_totp/totpdevice/{device.pk}/config/",
+        f"/operators/otp_static/staticdevice/{StaticToken.objects.first().device_id}/change/",
+    ]:
+        response = operator.get(url)
+        assert response.status_code == 404, url
+        assert device.key not in response.content.decode()
+        assert not any(code in response.content.decode() for code in codes)
