@@ -96,7 +96,7 @@ def test_peak_memory_of_the_largest_accepted_file_is_within_the_stated_bound(cli
     data = _blank_png(23.5, "RGB")
     with PeakMemory() as peak:
         response = client.post(reverse("web:upload"), {"files": _files(data, 2), "consent": "on"})
-    assert response.status_code == 200 and b'id="secret-pin"' in response.content
+    assert response.status_code in {200, 302} and Case.objects.count() == 1  # hashed, created
     assert peak.grown_mb < MEMORY_BOUND_MB, peak.grown_mb
 
 
@@ -104,8 +104,9 @@ def test_a_request_has_a_total_pixel_budget(client, eligible, settings):
     settings.TAKEBACK_UPLOAD_MAX_PIXELS_PER_REQUEST = 2_500_000
     data = _blank_png(1, "RGB")
     response = client.post(reverse("web:upload"), {"files": _files(data, 3), "consent": "on"})
-    assert b"File 3:" in response.content and b"File 2:" not in response.content
-    assert not Case.objects.exists()
+    # The third file doesn't fit the budget: it is named, the first two are not.
+    assert b"2.png" in response.content and b"1.png:" not in response.content
+    assert b"too many pixels" in response.content and not Case.objects.exists()
 
 
 def test_the_creation_throttle_is_checked_before_anything_is_hashed(
@@ -129,7 +130,7 @@ def test_refused_uploads_do_not_use_the_case_creation_quota(client, eligible, se
     response = client.post(
         reverse("web:upload"), {"files": _files(_blank_png(1, "RGB"), 1), "consent": "on"}
     )
-    assert b'id="secret-pin"' in response.content and Case.objects.count() == 1
+    assert response.status_code in {200, 302} and Case.objects.count() == 1
 
 
 def test_uploads_are_hashed_one_at_a_time_in_a_process():
