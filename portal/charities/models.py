@@ -80,6 +80,9 @@ class HandoffLink(models.Model):
         Organisation, on_delete=models.CASCADE, related_name="handoff_links"
     )
     token_digest = models.CharField(max_length=64, unique=True)
+    # The same link as a short code to read out over the phone (typed at /h/); only
+    # its SHA-256 is kept. Wrong codes are throttled per client like PINs.
+    code_digest = models.CharField(max_length=64, unique=True, null=True, blank=True)
     # A short, non-secret reference the caseworker can note (e.g. "H-3F9A").
     reference = models.CharField(max_length=16)
     created_by = models.ForeignKey(

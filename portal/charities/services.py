@@ -202,6 +202,26 @@ def invitation_revoke(*, invitation: Invitation) -> None:
 class HandoffCreated:
     link: HandoffLink
     token: str = field(repr=False)
+    # The same link as a code to read out, e.g. "7KQ2M-X9HDA".
+    code: str = field(repr=False, default="")
+
+
+# Hand-off codes: 10 Crockford base32 characters (50 bits) in two groups of five.
+# Guessing one is throttled per client (cases.throttling, action "handoff"), and a
+# code works only while its link is open (72 h, once).
+_CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+HANDOFF_CODE_LENGTH = 10
+
+
+def handoff_code_normalise(raw: str) -> str:
+    """A typed code in canonical form: case, spaces and dashes don't matter; O/I/L read 0/1/1."""
+    chars = "".join(raw.split()).replace("-", "").upper().translate(str.maketrans("OIL", "011"))
+    return chars if len(chars) == HANDOFF_CODE_LENGTH else ""
+
+
+def _new_code() -> tuple[str, str]:
+    chars = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(HANDOFF_CODE_LENGTH))
+    return f"{chars[:5]}-{chars[5:]}", token_digest(chars)
 
 
 def _reference() -> str:
@@ -214,22 +234,31 @@ def _reference() -> str:
 def handoff_create(*, organisation: Organisation, created_by) -> HandoffCreated:
     """A one-time submission link for a victim to open on their own phone."""
     raw, digest = _new_token()
+    code, code_digest = _new_code()
     link = HandoffLink.objects.create(
         organisation=organisation,
         token_digest=digest,
+        code_digest=code_digest,
         reference=_reference(),
         created_by=created_by,
         expires_at=timezone.now() + timedelta(hours=settings.TAKEBACK_HANDOFF_HOURS),
     )
-    return HandoffCreated(link=link, token=raw)
+    return HandoffCreated(link=link, token=raw, code=code)
 
 
-def handoff_find(*, token: str) -> HandoffLink | None:
-    """The usable link with this token: not used, not revoked, not expired."""
+def handoff_find(*, token: str = "", code: str = "") -> HandoffLink | None:
+    """The usable link with this token (or typed code): not used, not revoked, not expired."""
+    if code:
+        canonical = handoff_code_normalise(code)
+        if not canonical:
+            return None
+        match = {"code_digest": token_digest(canonical)}
+    else:
+        match = {"token_digest": token_digest(token)}
     return (
         HandoffLink.objects.select_related("organisation")
         .filter(
-            token_digest=token_digest(token),
+            **match,
             used_at__isnull=True,
             revoked_at__isnull=True,
             expires_at__gt=timezone.now(),

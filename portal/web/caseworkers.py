@@ -29,7 +29,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from django_otp import login as otp_login
 
 from portal.cases import selectors as case_selectors
-from portal.cases import sign_in
+from portal.cases import sign_in, throttling
 from portal.cases.models import Organisation
 from portal.charities import qr, selectors, services, two_factor
 from portal.charities.models import Role
@@ -414,9 +414,28 @@ def org_handoffs(request: HttpRequest) -> HttpResponse:
                 "created": created.link,
                 "url": url,
                 "qr_svg": qr.qr_svg(text=url, title=_("QR code of the link")),
+                "code": created.code,
+                "code_url": request.build_absolute_uri(reverse("web:handoff_code")),
             }
         )
     return render(request, "web/org_handoffs.html", context)
+
+
+def _handoff_landing(request: HttpRequest, link: Any, *, code: str = "") -> HttpResponse:
+    # With a typed code, the first post is the code itself; the consent comes next.
+    consent_step = request.method == "POST" and ("step" in request.POST or not code)
+    form = staff_forms.HandoffConsentForm(request.POST if consent_step else None)
+    if form.is_bound and form.is_valid():
+        if form.cleaned_data["consent"]:
+            request.session[SESSION_HANDOFF] = link.pk
+        else:
+            request.session.pop(SESSION_HANDOFF, None)
+        return redirect("web:start")
+    return render(
+        request,
+        "charities/handoff.html",
+        {"form": form, "organisation_name": link.organisation.name, "code": code},
+    )
 
 
 @never_cache
@@ -426,18 +445,27 @@ def handoff(request: HttpRequest, token: str) -> HttpResponse:
     link = services.handoff_find(token=token)
     if link is None:
         return render(request, "charities/handoff_invalid.html", status=404)
-    form = staff_forms.HandoffConsentForm(request.POST or None)
+    return _handoff_landing(request, link)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def handoff_code(request: HttpRequest) -> HttpResponse:
+    """The same, for a code the caseworker read out; wrong codes are throttled per client."""
+    form = staff_forms.HandoffCodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        if form.cleaned_data["consent"]:
-            request.session[SESSION_HANDOFF] = link.pk
+        code = services.handoff_code_normalise(form.cleaned_data["code"])
+        scope = {"action": "handoff", "number": code or "-", "client": client_of(request)}
+        lockout = throttling.secret_lockout_check(**scope)
+        link = None if lockout else services.handoff_find(code=code)
+        if lockout is not None:
+            form.add_error(None, lockout_message(lockout))
+        elif link is None:
+            throttling.secret_failure_record(**scope)
+            form.add_error("code", _("That code does not work. Check it, or ask for a new one."))
         else:
-            request.session.pop(SESSION_HANDOFF, None)
-        return redirect("web:start")
-    return render(
-        request,
-        "charities/handoff.html",
-        {"form": form, "organisation_name": link.organisation.name},
-    )
+            return _handoff_landing(request, link, code=form.cleaned_data["code"])
+    return render(request, "charities/handoff_code.html", {"form": form})
 
 
 # Staff of an organisation ------------------------------------------------------

@@ -100,6 +100,17 @@ class CaseLinkForm(forms.Form):
     pin = CaseLoginForm.base_fields["pin"]
 
 
+class HandoffCodeForm(forms.Form):
+    code = forms.CharField(
+        label=_("The code your support worker gave you"),
+        help_text=_("For example 7KQ2M-X9HDA"),
+        max_length=20,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "characters"}
+        ),
+    )
+
+
 class HandoffConsentForm(forms.Form):
     consent = forms.BooleanField(
         label=_(

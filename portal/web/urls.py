@@ -56,5 +56,6 @@ urlpatterns = [
     path("caseworkers/staff/", caseworkers.org_staff, name="org_staff"),
     path("caseworkers/invitation/<str:token>/", caseworkers.org_invitation, name="org_invitation"),
     # A hand-off link a caseworker gives a victim: short, to read out or type.
+    path("h/", caseworkers.handoff_code, name="handoff_code"),
     path("h/<str:token>/", caseworkers.handoff, name="handoff"),
 ]

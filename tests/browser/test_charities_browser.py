@@ -195,6 +195,8 @@ def test_staff_sign_in_pages_are_accessible(chromium, live_server, artifacts_dir
         checked("04-link-a-case")
         portal.go("/caseworkers/password-reset/")
         checked("05-password-reset")
+        portal.go("/h/")
+        checked("06-handoff-code")
         assert checked.violations == {}
 
 

@@ -15,7 +15,7 @@ from django.contrib.auth import get_user_model
 from django.core import mail
 from django.core.cache import cache
 from django.db import connection
-from django.test import Client
+from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -440,3 +440,38 @@ def test_the_victim_unlinking_their_case_hides_it_and_its_notes_from_the_organis
     assert case.number not in caseworker_a.get(reverse("web:org_cases")).content.decode()
     assert not case.notes.exists()
     assert services.case_unlink_by_victim(case=case) is None
+
+
+def test_a_handoff_code_read_out_over_the_phone_works_like_the_link(
+    caseworker_a, org_a, client_factory
+):
+    page = caseworker_a.post(reverse("web:org_handoffs")).content.decode()
+    code = re.search(r'id="handoff-code" class="handoff-url">([0-9A-Z-]+)</code>', page).group(1)
+    victim = client_factory()
+    typed = code.lower().replace("-", " ")  # as a person might type it
+    landing = victim.post(reverse("web:handoff_code"), {"code": typed})
+    assert landing.status_code == 200 and "Helpline A" in landing.content.decode()
+    done = victim.post(
+        reverse("web:handoff_code"), {"code": typed, "step": "consent", "consent": "on"}
+    )
+    assert done.url == reverse("web:start")
+    victim.post(reverse("web:start"), {"age": "adult", "subject": "pictured", "consent": "on"})
+    created = victim.post(
+        reverse("web:submit_hashes"), _payload(), content_type="application/json"
+    ).json()
+    assert Case.objects.get(number=created["case_number"]).organisation == org_a
+    # Used once: the code opens nothing now.
+    again = client_factory().post(reverse("web:handoff_code"), {"code": code})
+    assert b"does not work" in again.content
+
+
+@override_settings(TAKEBACK_PIN_MAX_FAILURES_PER_CLIENT=3)
+def test_guessing_handoff_codes_is_throttled_per_client(caseworker_a, client_factory):
+    page = caseworker_a.post(reverse("web:org_handoffs")).content.decode()
+    code = re.search(r'id="handoff-code" class="handoff-url">([0-9A-Z-]+)</code>', page).group(1)
+    guesser = client_factory()
+    for n in range(3):
+        guesser.post(reverse("web:handoff_code"), {"code": f"AAAAA-AAAA{n}"})
+    refused = guesser.post(reverse("web:handoff_code"), {"code": code})
+    assert b"For your safety" in refused.content
+    assert HandoffLink.objects.get().used_at is None
