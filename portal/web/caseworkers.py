@@ -210,7 +210,27 @@ def org_logout(request: HttpRequest) -> HttpResponse:
 
 # Password reset by e-mail (Django's views, our templates) ---------------------
 
-password_reset = auth_views.PasswordResetView.as_view(
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Reset by e-mail; asking again and again from one client is throttled like PINs.
+
+    Past the limit the page says the same as always but sends nothing, so it can't be
+    used to flood a staff member's inbox, nor to learn which addresses have accounts.
+    """
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        scope = {
+            "action": "staff-reset",
+            "number": form.cleaned_data["email"].lower()[:150],
+            "client": client_of(self.request),
+        }
+        if throttling.secret_lockout_check(**scope) is not None:
+            return redirect(self.get_success_url())
+        throttling.secret_failure_record(**scope)  # every request counts, right or wrong
+        return super().form_valid(form)
+
+
+password_reset = PasswordResetView.as_view(
     template_name="web/org_password_reset.html",
     email_template_name="web/org_password_reset_email.txt",
     subject_template_name="web/org_password_reset_subject.txt",

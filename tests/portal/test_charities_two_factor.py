@@ -222,3 +222,12 @@ def test_an_operator_lets_someone_who_lost_their_phone_enrol_again(client, organ
     client.post(reverse("web:org_two_factor"), {"token": totp_code(device)})
     assert client.get(reverse("web:org_cases")).status_code == 200
     assert not EnrolmentGrant.objects.filter(user=user).exists()  # used up
+
+
+@override_settings(TAKEBACK_PIN_MAX_FAILURES_PER_CASE=2)
+def test_password_reset_requests_are_throttled_without_saying_so(client):
+    user = staff_user("worker")
+    for _ in range(4):
+        page = client.post(reverse("web:org_password_reset"), {"email": user.email})
+        assert page.url == reverse("web:org_password_reset_done")
+    assert len(mail.outbox) == 2
