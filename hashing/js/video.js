@@ -38,9 +38,8 @@
 // swscale's by a few bits per frame, well within vPDQ's matching distance.
 
 import { digestBlob } from "./digest.js";
-import { PixelBuffer, fastPathAvailable } from "./fast.js";
 import { HashingError } from "./hashing.js";
-import { pdqFromPixels } from "./pdq.js";
+import { LAYOUTS, hashCopiedFrame, hashRgba } from "./video-pixels.js";
 import {
   BlobSource,
   EncodedPacketSink,
@@ -62,10 +61,10 @@ export const DEFAULT_LIMITS = Object.freeze({
   maxFrames: 2 * 3600 * 60,
 });
 
-// Decoded frames waiting in the decoder's queue before we wait for it to catch up, and
-// sampled frames held before they are hashed (a 4K frame is 12 MB).
-const DECODE_QUEUE = 8;
-const SAMPLED_IN_FLIGHT = 2;
+// Encoded chunks queued in the decoder (a few KB each) before we wait for it, and copied
+// sampled frames being hashed at once (a 1080p frame is 3 MB, a 4K one 12 MB).
+const DECODE_QUEUE = 16;
+const HASHING_IN_FLIGHT = 2;
 
 const UNSUPPORTED_MESSAGE =
   "This browser cannot read this video. Choose server-side hashing, or convert it to MP4 (H.264) or WebM.";
@@ -240,138 +239,6 @@ export async function matroskaHeader(blob) {
   return result;
 }
 
-// ---------------------------------------------------------------------------------------
-// Pixels: swscale's YUV -> RGB24 as vpdq sets it up (sws_getContext(..., SWS_AREA)).
-
-// libswscale/yuv2rgb.c ff_yuv2rgb_coeffs[SWS_CS_ITU601]: crv, cbu, cgu, cgv (16.16).
-const ITU601 = [104597, 132201, 25675, 53279];
-const roundToInt16 = (x) => Math.floor((x + 0x8000) / 0x10000);
-
-/**
- * Lookup tables of swscale's x86 yuv2rgb for 8-bit input (ff_yuv2rgb_c_init_tables sets
- * the coefficients; yuv_2_rgb.asm multiplies with pmulhw, i.e. (a * b) >> 16, on values
- * scaled by 8). R = clamp(y[Y] + rV[V]), G = clamp(y[Y] + gU[U] + gV[V]), B = clamp(y[Y] + bU[U]).
- */
-function swscaleTables(fullRange) {
-  let [crv, cbu, cgu, cgv] = [ITU601[0], ITU601[1], -ITU601[2], -ITU601[3]];
-  let cy = 1 << 16;
-  let oy = 0;
-  if (!fullRange) {
-    cy = Math.floor((cy * 255) / 219);
-    oy = 16 << 16;
-  } else {
-    // C integer division truncates toward zero.
-    [crv, cbu, cgu, cgv] = [crv, cbu, cgu, cgv].map((c) => Math.trunc((c * 224) / 255));
-  }
-  const yCoeff = roundToInt16(cy * 8192);
-  const yOffset = roundToInt16(oy * 8);
-  const [vr, ub, ug, vg] = [crv, cbu, cgu, cgv].map((c) => roundToInt16(c * 8192));
-  const mulhi = (a, b) => Math.floor((a * b) / 65536);
-  const tables = { y: new Int32Array(256), rV: new Int32Array(256), gU: new Int32Array(256), gV: new Int32Array(256), bU: new Int32Array(256) };
-  for (let v = 0; v < 256; v++) {
-    tables.y[v] = mulhi(v * 8 - yOffset, yCoeff);
-    const c = v * 8 - 1024;
-    tables.rV[v] = mulhi(c, vr);
-    tables.gU[v] = mulhi(c, ug);
-    tables.gV[v] = mulhi(c, vg);
-    tables.bU[v] = mulhi(c, ub);
-  }
-  return tables;
-}
-const TABLES = { limited: swscaleTables(false), full: swscaleTables(true) };
-
-const clamp8 = (x) => (x < 0 ? 0 : x > 255 ? 255 : x);
-
-// Planar layouts: [chroma x shift, chroma y shift, bytes per sample, semi-planar].
-const LAYOUTS = {
-  I420: [1, 1, 1, false], I420A: [1, 1, 1, false], I422: [1, 0, 1, false], I444: [0, 0, 1, false],
-  I444A: [0, 0, 1, false], NV12: [1, 1, 1, true],
-  I420P10: [1, 1, 2, false], I420AP10: [1, 1, 2, false], I422P10: [1, 0, 2, false], I444P10: [0, 0, 2, false],
-  I420P12: [1, 1, 2, false], I422P12: [1, 0, 2, false], I444P12: [0, 0, 2, false],
-};
-
-/**
- * Write the frame's pixels as RGB into `out` (`channels` 3 or 4 bytes a pixel; alpha 255),
- * converted as the server does (see the top of this file).
- * @param {Uint8Array} data the planes as VideoFrame.copyTo wrote them
- * @param {PlaneLayout[]} layout their offsets and strides
- */
-export function convertFrame(format, data, layout, width, height, fullRange, out, channels) {
-  const spec = LAYOUTS[format];
-  if (!spec) throw unsupported();
-  const [sx, sy, bytes, semi] = spec;
-  const yPlane = layout[0];
-  const uPlane = layout[1];
-  const vPlane = semi ? layout[1] : layout[2];
-  if (bytes === 1 && sx === 1) {
-    // 4:2:0 and 4:2:2, 8-bit: swscale's fixed point, exact.
-    const t = fullRange ? TABLES.full : TABLES.limited;
-    const step = semi ? 2 : 1;
-    const vShift = semi ? 1 : 0;
-    for (let row = 0; row < height; row++) {
-      const yRow = yPlane.offset + row * yPlane.stride;
-      const cRow = row >> sy;
-      const uRow = uPlane.offset + cRow * uPlane.stride;
-      const vRow = vPlane.offset + cRow * vPlane.stride + vShift;
-      let o = row * width * channels;
-      for (let col = 0; col < width; col++) {
-        const c = (col >> 1) * step;
-        const u = data[uRow + c];
-        const v = data[vRow + c];
-        const y = t.y[data[yRow + col]];
-        out[o] = clamp8(y + t.rV[v]);
-        out[o + 1] = clamp8(y + t.gU[u] + t.gV[v]);
-        out[o + 2] = clamp8(y + t.bU[u]);
-        if (channels === 4) out[o + 3] = 255;
-        o += channels;
-      }
-    }
-    return;
-  }
-  // 4:4:4 and high bit depth: BT.601 in floating point, rounded (near, not always exact).
-  const depth = format.endsWith("P12") ? 12 : format.includes("P10") ? 10 : 8;
-  const scale = 1 / (1 << (depth - 8));
-  const wide = bytes === 2 ? new Uint16Array(data.buffer, data.byteOffset, data.byteLength >> 1) : null;
-  const sample = (plane, x, y) =>
-    wide ? wide[(plane.offset + y * plane.stride) / 2 + x] * scale : data[plane.offset + y * plane.stride + x];
-  const ky = fullRange ? 1 : 255 / 219;
-  const kc = fullRange ? 1 : 255 / 224;
-  const oy = fullRange ? 0 : 16;
-  for (let row = 0; row < height; row++) {
-    let o = row * width * channels;
-    for (let col = 0; col < width; col++) {
-      const y = (sample(yPlane, col, row) - oy) * ky;
-      const cx = col >> sx;
-      const cy = row >> sy;
-      const u = (semi ? sample(uPlane, cx * 2, cy) : sample(uPlane, cx, cy)) - 128;
-      const v = (semi ? sample(vPlane, cx * 2 + 1, cy) : sample(vPlane, cx, cy)) - 128;
-      out[o] = clamp8(Math.round(y + 1.402 * kc * v));
-      out[o + 1] = clamp8(Math.round(y - 0.344136 * kc * u - 0.714136 * kc * v));
-      out[o + 2] = clamp8(Math.round(y + 1.772 * kc * u));
-      if (channels === 4) out[o + 3] = 255;
-      o += channels;
-    }
-  }
-}
-
-/** PDQ of RGB(A) pixels filled by `fill(target, channels)`, through fast.js where it runs. */
-function pdqOf(width, height, fill) {
-  if (width > 64 && height > 64 && fastPathAvailable()) {
-    const buffer = new PixelBuffer(width, height);
-    try {
-      fill(buffer.rgba, 4);
-      const { pdq, pdq_quality: quality } = buffer.hash("RGBA");
-      return { pdq, quality };
-    } finally {
-      buffer.release();
-    }
-  }
-  const rgb = new Uint8Array(width * height * 3);
-  fill(rgb, 3);
-  const { hash, quality } = pdqFromPixels(rgb, width, height, 3);
-  return { pdq: hash, quality };
-}
-
 // Whether FFmpeg decodes this frame to a full-range "yuvj" pixel format (hashing/video.py
 // converts those as full range, everything else as limited range): its H.264 decoder does
 // for 8-bit streams flagged full range; VP8/VP9/AV1 (and HEVC) keep yuv420p and a tag.
@@ -381,30 +248,69 @@ function ffmpegFullRange(codec, frame) {
   return h264 && eightBit && Boolean(frame.colorSpace && frame.colorSpace.fullRange);
 }
 
-async function hashDecodedFrame(frame, codec) {
+// A sampled frame's pixels, copied out of the decoder's VideoFrame (which is then closed).
+async function copyFrame(frame, codec) {
   const { width, height } = frame.visibleRect || { width: frame.displayWidth, height: frame.displayHeight };
   const format = frame.format;
   if (!LAYOUTS[format]) {
     // Opaque or RGB frames (some hardware decoders): the browser's own conversion.
     const rgba = new Uint8Array(width * height * 4);
     await frame.copyTo(rgba, { format: "RGBA", colorSpace: "srgb" });
-    frame.close();
-    return pdqOf(width, height, (target, channels) => {
-      for (let i = 0, o = 0; i < rgba.length; i += 4, o += channels) {
-        target[o] = rgba[i];
-        target[o + 1] = rgba[i + 1];
-        target[o + 2] = rgba[i + 2];
-        if (channels === 4) target[o + 3] = 255;
-      }
-    });
+    return { kind: "rgba", data: rgba, width, height };
   }
-  const full = ffmpegFullRange(codec, frame);
   const data = new Uint8Array(frame.allocationSize());
   const layout = await frame.copyTo(data);
-  frame.close();
-  return pdqOf(width, height, (target, channels) =>
-    convertFrame(format, data, layout, width, height, full, target, channels),
-  );
+  return { kind: "planes", format, data, layout, width, height, fullRange: ffmpegFullRange(codec, frame) };
+}
+
+/**
+ * Converts and PDQ-hashes copied frames on a helper Worker (video-frames.js), so that this
+ * thread keeps feeding the decoder and closing its frames meanwhile, as the server hashes on
+ * a helper thread while decoding goes on. Where a Worker cannot be started here (no nested
+ * Workers), the frames are hashed on this thread: the same bits, only without the overlap.
+ */
+class FrameHasher {
+  constructor(useWorker) {
+    this.calls = new Map();
+    this.next = 0;
+    this.worker = null;
+    if (!useWorker || typeof Worker !== "function") return;
+    try {
+      this.worker = new Worker(new URL("./video-frames.js", import.meta.url), { type: "module" });
+    } catch {
+      this.worker = null;
+      return;
+    }
+    this.worker.addEventListener("message", (event) => {
+      const { id, pdq, quality, error } = event.data;
+      const call = this.calls.get(id);
+      this.calls.delete(id);
+      if (error) call.reject(new Error(error));
+      else call.resolve({ pdq, quality });
+    });
+    this.worker.addEventListener("error", (event) => {
+      event.preventDefault();
+      const failure = new Error("The frame hashing Worker could not run.");
+      for (const call of this.calls.values()) call.reject(failure);
+      this.calls.clear();
+      this.failed = failure;
+    });
+  }
+
+  hash(job) {
+    if (!this.worker) return Promise.resolve().then(() => hashCopiedFrame(job));
+    if (this.failed) return Promise.reject(this.failed);
+    const id = this.next++;
+    return new Promise((resolve, reject) => {
+      this.calls.set(id, { resolve, reject });
+      // The pixels move to the helper (transferred, not copied).
+      this.worker.postMessage({ id, job }, [job.data.buffer]);
+    });
+  }
+
+  close() {
+    if (this.worker) this.worker.terminate();
+  }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -560,8 +466,10 @@ export async function hashVideo(file, options = {}) {
     if (!config || typeof VideoDecoder !== "function") throw unsupported("element");
     const support = await VideoDecoder.isConfigSupported(config).catch(() => ({ supported: false }));
     if (!support.supported) throw unsupported("element");
-    const sampled = await decodeAndSample(sink, config, rate, secondsPerHash, limits, signal, (done) =>
-      onProgress({ stage: "frames", done, total: expected }),
+    const sampled = await decodeAndSample(
+      sink, config, rate, secondsPerHash, limits, signal,
+      (done) => onProgress({ stage: "frames", done, total: expected }),
+      options.frameWorker !== false,
     );
     if (sampled.decoded === 0) throw unreadable();
     const duration = seconds !== null ? seconds : sampled.decoded / rate;
@@ -595,10 +503,12 @@ export async function hashVideoFile(file, options = {}) {
   return (await hashVideo(file, options)).record;
 }
 
-async function decodeAndSample(sink, config, rate, secondsPerHash, limits, signal, progress) {
+async function decodeAndSample(sink, config, rate, secondsPerHash, limits, signal, progress, useWorker) {
   const frameMod = Math.trunc(secondsPerHash * rate) || 1;
   const frames = [];
-  const pending = []; // sampled VideoFrames not yet hashed, with their numbers
+  const pending = []; // sampled VideoFrames not yet copied out, with their numbers
+  const hashing = []; // copied frames being hashed: {n, promise}
+  const hasher = new FrameHasher(useWorker);
   let decoded = 0;
   let failure = null;
   let wake = null;
@@ -609,6 +519,10 @@ async function decodeAndSample(sink, config, rate, secondsPerHash, limits, signa
       resolve();
     }
   };
+  const wait = () =>
+    new Promise((resolve) => {
+      wake = resolve;
+    });
   const decoder = new VideoDecoder({
     output(frame) {
       const n = decoded++;
@@ -626,21 +540,30 @@ async function decodeAndSample(sink, config, rate, secondsPerHash, limits, signa
     },
   });
   decoder.addEventListener("dequeue", notify);
+  const collect = async () => {
+    const { n, promise } = hashing.shift();
+    const { pdq, quality } = await promise;
+    frames.push({ frame: n, timestamp: frameTimestamp(n, rate), pdq, quality });
+  };
+  // Copy sampled frames out (closing them at once) and hand them to the hasher, keeping at
+  // most HASHING_IN_FLIGHT copies in memory; with `all`, wait for every hash.
   const drain = async (all) => {
-    while (pending.length > (all ? 0 : SAMPLED_IN_FLIGHT - 1)) {
+    while (pending.length) {
       const { n, frame } = pending.shift();
-      const rect = frame.visibleRect || { width: frame.displayWidth, height: frame.displayHeight };
+      let job;
       try {
+        const rect = frame.visibleRect || { width: frame.displayWidth, height: frame.displayHeight };
         checkDeclared({ width: rect.width, height: rect.height, seconds: null, frames: n + 1 }, limits);
-        const { pdq, quality } = await hashDecodedFrame(frame, config.codec);
-        frames.push({ frame: n, timestamp: frameTimestamp(n, rate), pdq, quality });
+        job = await copyFrame(frame, config.codec);
       } finally {
         frame.close();
       }
+      const promise = hasher.hash(job);
+      promise.catch(() => {}); // collected in order below
+      hashing.push({ n, promise });
+      while (hashing.length > HASHING_IN_FLIGHT) await collect();
     }
-  };
-  const release = () => {
-    for (const { frame } of pending.splice(0)) frame.close();
+    while (all && hashing.length) await collect();
   };
   try {
     decoder.configure(config);
@@ -652,28 +575,25 @@ async function decodeAndSample(sink, config, rate, secondsPerHash, limits, signa
       fed++;
       if (decoded > limits.maxFrames) throw tooLarge(`This video has too many frames to hash (the limit is ${limits.maxFrames}).`);
       await drain(false);
-      while (decoder.decodeQueueSize > DECODE_QUEUE || pending.length >= SAMPLED_IN_FLIGHT) {
+      while (decoder.decodeQueueSize > DECODE_QUEUE) {
         if (failure) throw failure;
-        if (pending.length >= SAMPLED_IN_FLIGHT) {
-          await drain(false);
-          continue;
-        }
-        await new Promise((resolve) => {
-          wake = resolve;
-        });
+        await wait();
+        await drain(false);
       }
       if (fed % 30 === 0) progress(decoded);
     }
     const flushing = decoder.flush();
     flushing.catch(() => {});
     // Hash sampled frames as they arrive while the decoder drains its delayed frames.
-    for (;;) {
+    let flushed = false;
+    flushing.then(() => { flushed = true; notify(); }, () => { flushed = true; notify(); });
+    while (!flushed) {
       await drain(false);
-      const done = await Promise.race([flushing.then(() => true, () => true), new Promise((resolve) => { wake = () => resolve(false); })]);
-      if (done) break;
+      if (!flushed) await wait();
     }
     if (failure) throw failure;
     await flushing;
+    checkAborted(signal);
     await drain(true);
     progress(decoded);
     return { frames, decoded };
@@ -681,7 +601,8 @@ async function decodeAndSample(sink, config, rate, secondsPerHash, limits, signa
     if (err && err.name === "EncodingError") throw unreadable();
     throw err;
   } finally {
-    release();
+    for (const { frame } of pending.splice(0)) frame.close();
+    hasher.close();
     if (decoder.state !== "closed") decoder.close();
   }
 }
@@ -769,15 +690,7 @@ export async function hashVideoWithElement(file, options = {}) {
       if (time >= end) break;
       await seekTo(video, time, signal);
       ctx.drawImage(video, 0, 0, width, height);
-      const rgba = ctx.getImageData(0, 0, width, height).data;
-      const { pdq, quality } = pdqOf(width, height, (target, channels) => {
-        for (let i = 0, o = 0; i < rgba.length; i += 4, o += channels) {
-          target[o] = rgba[i];
-          target[o + 1] = rgba[i + 1];
-          target[o + 2] = rgba[i + 2];
-          if (channels === 4) target[o + 3] = 255;
-        }
-      });
+      const { pdq, quality } = hashRgba(ctx.getImageData(0, 0, width, height).data, width, height);
       frames.push({ frame: n, timestamp: frameTimestamp(n, rate), pdq, quality });
       onProgress({ stage: "frames", done: n + 1, total });
       await new Promise((resolve) => setTimeout(resolve, 0)); // let the page breathe

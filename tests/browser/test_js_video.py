@@ -185,6 +185,9 @@ def test_the_worker_call_gives_the_cli_record(video_page, hashing_site: Site) ->
     assert got["result"] == {"record": _server(ORIGINAL).record()}
     stages = {p["stage"] for p in got["progress"]}
     assert "done" in stages and got["progressCount"] >= 3
+    # Without the helper Worker (frames hashed on the calling thread): the same record.
+    inline = _in_worker(video_page, url, {"frameWorker": False}, record_only=True)
+    assert inline["result"] == got["result"]
 
 
 def test_element_fallback_matches_the_server(
