@@ -69,7 +69,7 @@ def test_make_run_serves_pages_api_schema_and_static_files(running_app):
     assert "Demo platform credentials" in output and "api_key: tb_" in output
 
 
-def test_production_deploy_steps_serve_the_app_through_gunicorn(tmp_path):
+def test_production_deploy_steps_serve_the_app_through_gunicorn(tmp_path, redis_url):
     """README "Deploying": check --deploy, migrate, collectstatic, gunicorn with its config."""
     require_service((ROOT / ".venv" / "bin" / "gunicorn").exists(), "gunicorn in .venv")
     port = free_port()
@@ -83,6 +83,8 @@ def test_production_deploy_steps_serve_the_app_through_gunicorn(tmp_path):
         DJANGO_SECRET_KEY="smoke-test-" + "k" * 50,
         DJANGO_ALLOWED_HOSTS="takeback.example.org",
         DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        # Production refuses to start without a shared cache for its lock-out counters.
+        REDIS_URL=redis_url,
         TAKEBACK_VAR_DIR=str(tmp_path / "var"),
         GUNICORN_BIND=f"127.0.0.1:{port}",
         GUNICORN_WORKERS="1",
