@@ -34,7 +34,7 @@ from portal.trust.queue import reviews_open
 
 @dataclass
 class _Indexes:
-    version: tuple[int, int, int]
+    version: tuple[object, ...]
     by_algorithm: dict[str, HashIndex]
 
 
@@ -42,9 +42,9 @@ _lock = threading.Lock()
 _current: _Indexes | None = None
 
 
-def _version() -> tuple[int, int, int]:
-    found = BenignHash.objects.aggregate(n=Count("pk"), m=Max("pk"))
-    return (found["n"], found["m"] or 0, id(connection.settings_dict))
+def _version() -> tuple[object, ...]:
+    found = BenignHash.objects.aggregate(n=Count("pk"), m=Max("pk"), t=Max("created_at"))
+    return (found["n"], found["m"] or 0, found["t"], id(connection.settings_dict))
 
 
 def benign_indexes() -> dict[str, HashIndex]:

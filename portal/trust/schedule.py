@@ -38,11 +38,7 @@ def _serving() -> bool:
 
 def local_schedule_tick() -> int:
     """Run the scheduled jobs once (what the thread does each interval)."""
-    close_old_connections()
-    try:
-        return int(cases_expire_task.apply().get())
-    finally:
-        connections.close_all()
+    return int(cases_expire_task.apply().get())
 
 
 def _loop(interval: float) -> None:
@@ -51,9 +47,13 @@ def _loop(interval: float) -> None:
         return
     while True:
         try:
+            # The thread's own connections: fresh for each run, closed after it.
+            close_old_connections()
             local_schedule_tick()
         except Exception:
             logger.exception("local schedule tick failed")
+        finally:
+            connections.close_all()
         stop.wait(interval)
 
 
