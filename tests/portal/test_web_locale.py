@@ -1,42 +1,131 @@
-"""The committed Spanish catalogue: the compiled .mo matches the .po, and covers every string."""
+"""The committed translation catalogues (portal/locale/<code>/LC_MESSAGES/django.po and .mo).
+
+Every language of settings.LANGUAGES but English has a catalogue; each committed .mo is
+what msgfmt makes of its .po (so `make run` needs no gettext and serves what was
+reviewed); placeholders and markup survive translation; plural entries have the forms
+their language's Plural-Forms header asks for.
+"""
+
+from __future__ import annotations
 
 import ast
-import gettext
 import re
+import shutil
+import struct
+import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support.services import ROOT
+import pytest
+from django.conf import settings
 
-LOCALE = ROOT / "portal" / "locale" / "es" / "LC_MESSAGES"
+from tests.support.services import ROOT, require_service
+
+LOCALE_DIR = ROOT / "portal" / "locale"
+LANGUAGES = [code for code, _ in settings.LANGUAGES if code != settings.LANGUAGE_CODE]
+# %(name)s / %(n)d (Django templates and gettext), {name} (strings.py, formatted in the
+# browser), <code> (the one tag a msgid carries) and a trailing backslash.
+PLACEHOLDER = re.compile(r"%\(\w+\)[sd]|\{\w+\}|</?code>|\\$")
 
 
-def _po_entries(path: Path) -> list[tuple[str, list[str], bool]]:
-    """(msgid, msgstrs, fuzzy) for each entry of a .po file (header skipped)."""
+@dataclass(frozen=True)
+class Entry:
+    msgid: str
+    msgid_plural: str
+    msgstrs: tuple[str, ...]
+    fuzzy: bool
+
+
+def po_entries(path: Path) -> tuple[dict[str, str], list[Entry]]:
+    """The header fields and the entries of a .po file (obsolete #~ entries skipped)."""
+    header: dict[str, str] = {}
     entries = []
     for block in path.read_text(encoding="utf-8").split("\n\n"):
         fields: dict[str, list[str]] = {}
         current = None
         for line in block.splitlines():
-            match = re.match(r"^(msgid|msgid_plural|msgstr(?:\[\d\])?) (\".*\")$", line)
+            match = re.match(r"^(msgctxt|msgid|msgid_plural|msgstr(?:\[\d\])?) (\".*\")$", line)
             if match:
                 current = match.group(1)
                 fields[current] = [ast.literal_eval(match.group(2))]
             elif line.startswith('"') and current:
                 fields[current].append(ast.literal_eval(line))
-        if "msgid" not in fields or not "".join(fields["msgid"]):
+        if "msgid" not in fields:
             continue
-        msgstrs = ["".join(v) for k, v in sorted(fields.items()) if k.startswith("msgstr")]
-        entries.append(("".join(fields["msgid"]), msgstrs, "fuzzy" in block.split("msgid")[0]))
-    return entries
+        msgid = "".join(fields["msgid"])
+        msgstrs = tuple("".join(v) for k, v in sorted(fields.items()) if k.startswith("msgstr"))
+        if not msgid:
+            header = dict(line.split(": ", 1) for line in msgstrs[0].splitlines() if ": " in line)
+            continue
+        comments = block.split("\nmsgid ")[0] if not block.startswith("msgid ") else ""
+        entries.append(
+            Entry(
+                msgid=msgid,
+                msgid_plural="".join(fields.get("msgid_plural", [])),
+                msgstrs=msgstrs,
+                fuzzy=bool(re.search(r"^#,.*\bfuzzy\b", comments, re.M)),
+            )
+        )
+    return header, entries
 
 
-def test_compiled_catalogue_matches_the_source_and_every_string_is_translated():
-    entries = _po_entries(LOCALE / "django.po")
+def mo_messages(data: bytes) -> dict[bytes, bytes]:
+    """Every (msgid, msgstr) pair of a compiled GNU .mo file, header included."""
+    magic = struct.unpack("<I", data[:4])[0]
+    order = "<" if magic == 0x950412DE else ">"
+    _, count, originals, translations = struct.unpack(order + "4I", data[4:20])
+
+    def string(table: int, index: int) -> bytes:
+        length, offset = struct.unpack(
+            order + "2I", data[table + 8 * index : table + 8 * index + 8]
+        )
+        return data[offset : offset + length]
+
+    return {string(originals, i): string(translations, i) for i in range(count)}
+
+
+@pytest.mark.parametrize("code", LANGUAGES)
+def test_every_language_has_a_committed_catalogue(code: str) -> None:
+    messages = LOCALE_DIR / code / "LC_MESSAGES"
+    assert (messages / "django.po").is_file(), f"no catalogue for {code}: run scripts/messages"
+    assert (messages / "django.mo").is_file(), f"{code} is not compiled: scripts/messages"
+    header, entries = po_entries(messages / "django.po")
+    assert header["Language"] == code
     assert len(entries) > 150
-    with (LOCALE / "django.mo").open("rb") as handle:
-        compiled = gettext.GNUTranslations(handle)
-    for msgid, msgstrs, fuzzy in entries:
-        assert not fuzzy, msgid
-        assert all(msgstrs), f"untranslated: {msgid}"
-        if len(msgstrs) == 1:
-            assert compiled.gettext(msgid) == msgstrs[0], f"recompile the .mo: {msgid}"
+
+
+@pytest.mark.parametrize("code", LANGUAGES)
+def test_each_committed_mo_is_a_fresh_compile_of_its_po(code: str, tmp_path: Path) -> None:
+    msgfmt = shutil.which("msgfmt")
+    require_service(msgfmt is not None, "msgfmt (apt-get install gettext)")
+    messages = LOCALE_DIR / code / "LC_MESSAGES"
+    fresh = tmp_path / "django.mo"
+    subprocess.run(
+        [str(msgfmt), "--check", "-o", str(fresh), str(messages / "django.po")],
+        check=True,
+        capture_output=True,
+    )
+    # The same messages, not the same bytes: another gettext release may lay out the
+    # hash table differently while meaning exactly the same.
+    committed = mo_messages((messages / "django.mo").read_bytes())
+    assert committed == mo_messages(fresh.read_bytes()), "recompile: scripts/messages --compile"
+
+
+@pytest.mark.parametrize("code", LANGUAGES)
+def test_translations_keep_placeholders_and_the_plural_forms_of_their_language(
+    code: str,
+) -> None:
+    header, entries = po_entries(LOCALE_DIR / code / "LC_MESSAGES" / "django.po")
+    nplurals = int(re.search(r"nplurals=(\d+)", header["Plural-Forms"]).group(1))
+    for entry in entries:
+        if not any(entry.msgstrs):
+            continue  # untranslated: the strict test below says so
+        if entry.msgid_plural:
+            assert len(entry.msgstrs) == nplurals, entry.msgid
+            allowed = set(PLACEHOLDER.findall(entry.msgid + entry.msgid_plural))
+            for msgstr in entry.msgstrs:
+                assert set(PLACEHOLDER.findall(msgstr)) <= allowed, (entry.msgid, msgstr)
+        else:
+            assert sorted(PLACEHOLDER.findall(entry.msgstrs[0])) == sorted(
+                PLACEHOLDER.findall(entry.msgid)
+            ), (entry.msgid, entry.msgstrs[0])
