@@ -13,7 +13,15 @@ It also shows the page stays responsive: while the Worker hashes, the main threa
 requestAnimationFrame gaps are recorded (and, for contrast, while hashing on the main
 thread itself).
 
+A selection (`--batch 20`, the default; 0 skips it): that many different photos hashed by
+hashing/js's WorkerPool as the portal's page does, against Chromium decoding the same files
+(one at a time in one Worker; all requested at once in one Worker; and spread over as many
+Workers as the pool has), with the page's frame gaps while the pool works. With
+`--cpu-throttle N` the batch runs again with DevTools' CPU throttling applied to every
+Worker (attached before it starts) and to the page, a mid-range phone model.
+
 Usage:  .venv/bin/python bench/bench_browser_hashing.py [--rounds 5] [--megapixels 12]
+            [--batch 20] [--cpu-throttle 4]
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ import argparse
 import functools
 import http.server
 import io
+import json
 import shutil
 import statistics
 import sys
@@ -185,6 +194,71 @@ RUN_IN_WORKER = """async ([rounds]) => {
   return { ...result, gaps, cold };
 }"""
 
+# The selection: decode baselines in Workers, then the portal's WorkerPool on the same files.
+BATCH_DECODE_WORKER = """
+const OPTIONS = {
+  imageOrientation: "from-image", colorSpaceConversion: "none", premultiplyAlpha: "none",
+};
+self.onmessage = async ({ data }) => {
+  const { files, mode } = data;
+  const t = performance.now();
+  if (mode === "sequential") {
+    for (const file of files) (await createImageBitmap(file, OPTIONS)).close();
+  } else {
+    const bitmaps = await Promise.all(files.map((file) => createImageBitmap(file, OPTIONS)));
+    for (const bitmap of bitmaps) bitmap.close();
+  }
+  self.postMessage(performance.now() - t);
+};
+"""
+
+RUN_BATCH = """async ([count, rounds]) => {
+  const { WorkerPool, defaultPoolSize } = await import("./js/client.js");
+  const files = [];
+  for (let i = 0; i < count; i++) {
+    const blob = await (await fetch(`./batch-${i}.jpg`)).blob();
+    files.push(new File([blob], `photo-${i}.jpg`, { type: "image/jpeg" }));
+  }
+  const size = defaultPoolSize();
+  const decodeIn = (worker, part, mode) => new Promise((resolve, reject) => {
+    worker.onmessage = (e) => resolve(e.data);
+    worker.onerror = (e) => reject(new Error(e.message));
+    worker.postMessage({ files: part, mode });
+  });
+  const decoders = [];
+  for (let i = 0; i < size; i++) decoders.push(new Worker("./batch-decode.js", { type: "module" }));
+  // Warm up every decoder and the pool's Workers on one file each.
+  await Promise.all(decoders.map((w) => decodeIn(w, files.slice(0, 1), "sequential")));
+  const pool = new WorkerPool(new URL("./js/worker.js", location.href), { size });
+  await Promise.all(files.slice(0, size).map((f) => pool.hash(f)));
+  const out = { size, cores: navigator.hardwareConcurrency, memory: navigator.deviceMemory ?? null,
+    sequential: [], together: [], spread: [], pool: [], gaps: [] };
+  for (let r = 0; r < rounds; r++) {
+    out.sequential.push(await decodeIn(decoders[0], files, "sequential"));
+    out.together.push(await decodeIn(decoders[0], files, "together"));
+    let t = performance.now();
+    const share = (k) => files.filter((_, i) => i % size === k);
+    await Promise.all(decoders.map((w, k) => decodeIn(w, share(k), "sequential")));
+    out.spread.push(performance.now() - t);
+    let last = performance.now();
+    let running = true;
+    const tick = (now) => {
+      out.gaps.push(now - last);
+      last = now;
+      if (running) requestAnimationFrame(tick);
+    };
+    requestAnimationFrame((now) => { last = now; requestAnimationFrame(tick); });
+    t = performance.now();
+    const records = await Promise.all(files.map((f) => pool.hash(f)));
+    out.pool.push(performance.now() - t);
+    running = false;
+    out.pdq = records.map((rec) => rec.pdq);
+  }
+  pool.terminate();
+  for (const w of decoders) w.terminate();
+  return out;
+}"""
+
 RUN_ON_MAIN_THREAD = """async () => {
   const blob = await (await fetch("./bench.jpg")).blob();
   const file = new File([blob], "bench.jpg", { type: "image/jpeg" });
@@ -250,10 +324,85 @@ def _gap_summary(gaps: list[float]) -> str:
     return f"{len(gaps)} frames, median {median:.1f} ms, p95 {p95:.1f} ms, max {gaps[-1]:.1f} ms"
 
 
+def _run_batch(page, args) -> dict:
+    return page.evaluate(RUN_BATCH, [args.batch, args.batch_rounds])
+
+
+# What Chromium answered when asked to throttle a Worker (it may refuse).
+REFUSED: set[str] = set()
+
+
+def _throttle_all(page, rate: float) -> None:
+    """DevTools CPU throttling on the page, and asked for every Worker it starts.
+
+    Throttling set on a page does not reach its Workers, so each Worker target is
+    auto-attached paused, asked to throttle through its own session, then let run.
+    Chromium 156 refuses that ("Operation is only supported for pages, not workers");
+    the refusal is printed with the figures.
+    """
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Emulation.setCPUThrottlingRate", {"rate": rate})
+    counter = iter(range(1, 10**9))
+
+    def to_target(session_id: str, method: str, params: dict) -> None:
+        message = {"id": next(counter), "method": method, "params": params}
+        cdp.send(
+            "Target.sendMessageToTarget",
+            {"sessionId": session_id, "message": json.dumps(message)},
+        )
+
+    def attached(event: dict) -> None:
+        session_id = event["sessionId"]
+        if event["targetInfo"]["type"] == "worker":
+            to_target(session_id, "Emulation.setCPUThrottlingRate", {"rate": rate})
+        to_target(session_id, "Runtime.runIfWaitingForDebugger", {})
+
+    def replied(event: dict) -> None:
+        reply = json.loads(event["message"])
+        if "error" in reply:
+            REFUSED.add(reply["error"].get("message", "refused"))
+
+    cdp.on("Target.attachedToTarget", attached)
+    cdp.on("Target.receivedMessageFromTarget", replied)
+    cdp.send(
+        "Target.setAutoAttach",
+        {"autoAttach": True, "waitForDebuggerOnStart": True, "flatten": False},
+    )
+
+
+def _print_batch(label: str, batch: dict, args, version: str) -> None:
+    seq = statistics.median(batch["sequential"])
+    together = statistics.median(batch["together"])
+    spread = statistics.median(batch["spread"])
+    pool = statistics.median(batch["pool"])
+    memory = f"{batch['memory']} GB" if batch["memory"] else "unknown"
+    print(
+        f"Selection of {args.batch} photos of {args.megapixels:g} MP, Chromium {version}, "
+        f"{label}; {batch['cores']} cores, device memory {memory}; "
+        f"pool of {batch['size']} Workers; medians of {args.batch_rounds} rounds"
+    )
+    print(f"  decode, one at a time in one Worker     : {seq:8.0f} ms")
+    print(f"  decode, all requested at once, 1 Worker : {together:8.0f} ms")
+    print(f"  decode, spread over {batch['size']} Workers          : {spread:8.0f} ms")
+    print(
+        f"  hash the selection (WorkerPool)         : {pool:8.0f} ms = "
+        f"{pool / seq:.2f}x one-at-a-time decode, {pool / together:.2f}x all-at-once, "
+        f"{pool / spread:.2f}x spread decode (target <= 1.2x)"
+    )
+    print(f"  page while the pool hashes: {_gap_summary(batch['gaps'])}")
+    if "throttled" in label and REFUSED:
+        print(f"  (Workers not throttled; Chromium answered: {'; '.join(sorted(REFUSED))})")
+    assert len(set(batch["pdq"])) == args.batch, "every photo should have its own PDQ"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--megapixels", type=float, default=12.0)
+    parser.add_argument("--batch", type=int, default=20, help="photos in the selection (0: skip)")
+    parser.add_argument("--batch-rounds", type=int, default=3)
+    parser.add_argument("--cpu-throttle", type=float, default=0, help="e.g. 4 (0: skip)")
+    parser.add_argument("--only-batch", action="store_true", help="skip the one-photo figures")
     args = parser.parse_args()
 
     from playwright.sync_api import sync_playwright
@@ -273,6 +422,9 @@ def main() -> int:
         (site / "bench-portrait.jpg").write_bytes(photo_jpeg(args.megapixels, exif_orientation=6))
         with Image.open(io.BytesIO(jpeg)) as im:
             width, height = im.size
+        (site / "batch-decode.js").write_text(BATCH_DECODE_WORKER)
+        for i in range(args.batch):
+            (site / f"batch-{i}.jpg").write_bytes(photo_jpeg(args.megapixels, seed=100 + i))
 
         handler = functools.partial(_Quiet, directory=str(site))
         server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -284,13 +436,29 @@ def main() -> int:
                 page.goto(f"http://127.0.0.1:{server.server_address[1]}/index.html")
                 page.wait_for_function("window.ready === true")
                 version = browser.version
-                worker = page.evaluate(RUN_IN_WORKER, [args.rounds])
-                main_thread = page.evaluate(RUN_ON_MAIN_THREAD)
+                batches = []
+                if args.batch:
+                    batches.append(("no throttling", _run_batch(page, args)))
+                    if args.cpu_throttle:
+                        throttled = browser.new_page()
+                        throttled.goto(page.url)
+                        throttled.wait_for_function("window.ready === true")
+                        _throttle_all(throttled, args.cpu_throttle)
+                        batches.append(
+                            (f"CPU throttled {args.cpu_throttle:g}x", _run_batch(throttled, args))
+                        )
+                if not args.only_batch:
+                    worker = page.evaluate(RUN_IN_WORKER, [args.rounds])
+                    main_thread = page.evaluate(RUN_ON_MAIN_THREAD)
                 browser.close()
         finally:
             server.shutdown()
             server.server_close()
 
+    for label, batch in batches:
+        _print_batch(label, batch, args, version)
+    if args.only_batch:
+        return 0
     decode = statistics.median(worker["decode"])
     full = statistics.median(worker["hash"])
     print(

@@ -161,6 +161,46 @@ def test_files_hashed_at_the_same_time_in_one_worker_do_not_mix(
     assert got == [hashing.hash_image(path) for path in paths]
 
 
+def test_a_pool_of_workers_gives_the_same_records_in_order_within_its_size(
+    hashing_page, hashing_site: Site, tmp_path
+) -> None:
+    rng = np.random.default_rng(17)
+    paths = []
+    for index in range(5):
+        path = tmp_path / f"pool-{index}.png"
+        pixels = rng.integers(0, 256, (360 + index, 480, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(path)
+        paths.append(path)
+    urls = [hashing_site.add(f"hashfile/{p.name}", p.read_bytes()) for p in paths]
+    got = hashing_page.evaluate(
+        """async (urls) => {
+            const files = await Promise.all(urls.map(async (url) =>
+                new File([await (await fetch(url)).blob()], url.split("/").pop())));
+            const pool = new window.takeback.WorkerPool(undefined, { size: 3 });
+            let most = 0;
+            const jobs = files.map((file) => pool.hash(file, () => {
+                most = Math.max(most, pool.slots.filter((s) => s.busy).length);
+            }));
+            const results = await Promise.all(jobs);
+            const workers = pool.slots.length;
+            pool.terminate();
+            return { results, workers, most };
+        }""",
+        urls,
+    )
+    assert got["results"] == [hashing.hash_image(path) for path in paths]
+    assert got["workers"] == 3 and 1 <= got["most"] <= 3
+
+
+def test_the_pool_size_follows_cores_and_memory(hashing_page) -> None:
+    sizes = hashing_page.evaluate(
+        """() => [[8, 8], [8, 1], [2, 0], [1, 4], [16, 0.5]]
+            .map(([cores, memoryGb]) => window.takeback.defaultPoolSize({ cores, memoryGb }))"""
+    )
+    # At most 4, one per core, about half a gigabyte of device memory each.
+    assert sizes == [4, 2, 2, 1, 1]
+
+
 def test_pixel_buffers_alive_at_the_same_time_have_their_own_memory(hashing_page) -> None:
     got = hashing_page.evaluate(
         """() => {

@@ -20,6 +20,7 @@ from playwright.sync_api import expect
 import hashing
 from portal.cases.models import Case, SubmittedHash
 from portal.platforms.models import HashFeedback, Platform
+from portal.platforms.services import platform_create
 from tests.browser import test_portal_common as common
 from tests.browser.test_portal_common import NEUTRAL_SITE, PHONE, eligibility, status_login
 from tests.support.factories import case_with_items
@@ -185,10 +186,10 @@ def test_each_file_shows_the_label_the_status_page_uses(portal_page, images) -> 
 def test_outcomes_are_counted_per_file_and_platform(portal_page) -> None:
     portal, page = portal_page, portal_page.page
     created = case_with_items(2)
-    one, two = (
-        Platform.objects.create(name="Example Social"),
-        Platform.objects.create(name="Picture Board"),
-    )
+    # Platforms that take part: a live key, and they have fetched the feed.
+    one = platform_create(name="Example Social").platform
+    two = platform_create(name="Picture Board").platform
+    Platform.objects.update(fetched_seq=1)
     first_item = created.case.hashes.order_by("pk").first().item_id
     # One upload, reported by MD5, SHA-256 and PDQ: one copy, not three.
     for row in created.case.hashes.filter(item_id=first_item, algorithm__in=["md5", "sha256"]):

@@ -282,8 +282,10 @@ async function hashEntry(entry) {
     if (entry.removed) return;
     entry.state = "failed";
     progress.hidden = true;
-    setStatus(entry, t(ERROR_KEYS[err.code] || "failed"), "is-error");
-    if (err.code === "unsupported" && form.dataset.hashOneUrl) {
+    const offerServer = err.code === "unsupported" && form.dataset.hashOneUrl;
+    // A photo the server can hash is not a dead end: a warning, not an error.
+    setStatus(entry, t(ERROR_KEYS[err.code] || "failed"), offerServer ? "is-warning" : "is-error");
+    if (offerServer) {
       // Kept on the page (never sent) until the person chooses to send this one file.
       keepFile = true;
       addServerOne(entry);
