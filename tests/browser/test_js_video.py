@@ -259,3 +259,13 @@ def test_hashing_can_be_cancelled(video_page, hashing_site: Site) -> None:
     url = _serve(hashing_site, "h264-mp4", ORIGINAL)
     got = _in_worker(video_page, url, {"abortOnFrames": True})
     assert got["ok"] is False and got["code"] == "AbortError", got
+
+
+def test_a_large_file_is_streamed(video_page, hashing_site: Site) -> None:
+    """Over 64 MB the digests stream in chunks; the demuxer reads only the boxes it needs
+    (here an 80 MB `free` box after the clip, which a valid MP4 may carry)."""
+    padding = 80 * 1024 * 1024
+    data = clip_bytes(ORIGINAL) + (8 + padding).to_bytes(4, "big") + b"free" + bytes(padding)
+    got = _in_worker(video_page, hashing_site.add("video/large.mp4", data), record_only=True)
+    assert got["ok"], got
+    assert got["result"]["record"] == hash_video(data).record()
