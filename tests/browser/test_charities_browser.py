@@ -161,6 +161,12 @@ def test_handoff_from_invitation_to_the_first_reported_block(
     staff("09-case")
     page.goto(page.url + "&print=1")
     staff("10-case-summary")
+    page.emulate_media(media="print")
+    expect(page.locator(".print-title")).to_be_visible()
+    expect(page.locator(".staff-nav")).to_be_hidden()
+    expect(page.get_by_text(number)).to_be_visible()
+    staff_portal.shot("11-case-summary-printed")
+    page.emulate_media(media="screen")
 
     assert staff.violations == {} and victim.violations == {}
     for pages in (victim_pages, staff_pages):
