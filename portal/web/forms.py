@@ -54,12 +54,14 @@ class CaseLoginForm(forms.Form):
     number = forms.CharField(
         label=_("Case number"),
         max_length=40,
+        error_messages={"required": _("Enter your case number.")},
         help_text=_("For example K3M9-ZQ2A-7HFX-0B4C"),
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
     )
     pin = forms.CharField(
         label=_("PIN"),
         max_length=20,
+        error_messages={"required": _("Enter your PIN.")},
         widget=forms.PasswordInput(
             attrs={"autocomplete": "off", "inputmode": "numeric", "spellcheck": "false"}
         ),
@@ -71,6 +73,7 @@ class RecoveryForm(forms.Form):
     recovery_code = forms.CharField(
         label=_("Recovery code"),
         max_length=64,
+        error_messages={"required": _("Enter your recovery code.")},
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
     )
 
@@ -104,6 +107,7 @@ class ServerHashingForm(forms.Form):
             "and discarded straight away. They are never saved."
         ),
         required=True,
+        error_messages={"required": _("Tick the box to agree before the files are sent.")},
     )
     recovery = forms.BooleanField(
         label=_("Also give me a recovery code, in case I lose the PIN"), required=False

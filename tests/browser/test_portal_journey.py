@@ -301,6 +301,13 @@ def test_errors_are_specific_summarised_and_focused(portal_page) -> None:
     summary.get_by_role("link").first.click()
     expect(page.locator("input[name=age]").first).to_be_focused()
     portal.shot("errors")
+    portal.go("/case/")
+    page.get_by_role("button", name="Open my case").click()
+    expect(page.locator("#error-summary")).to_be_focused()
+    expect(page.locator("#error-summary")).to_contain_text("Enter your case number")
+    page.get_by_role("link", name="Enter your PIN.").click()
+    expect(page.get_by_label("PIN")).to_be_focused()
+    portal.shot("login-errors")
 
 
 def test_the_hashing_page_blurs_previews_and_tells_limits_first(portal_page, images) -> None:

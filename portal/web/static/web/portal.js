@@ -37,6 +37,13 @@ async function quickExit(event) {
 let shiftPresses = [];
 function exitKeys(event) {
   if (event.key === "Escape" && !event.repeat) {
+    // Esc first closes an open menu (the language menu), as a person expects.
+    const menu = document.querySelector("details[open]:not(main details)");
+    if (menu) {
+      menu.open = false;
+      menu.querySelector("summary")?.focus();
+      return;
+    }
     quickExit(event);
     return;
   }
