@@ -424,7 +424,8 @@ def status_login(request: HttpRequest) -> HttpResponse:
             if left == 1:
                 error += " " + _(
                     "You have one more try. After that, attempts are paused for %(minutes)d "
-                    "minutes to keep your case safe, even with the right PIN."
+                    "minutes to keep your case safe, even with the right PIN. If you aren't "
+                    "sure of the PIN, you can use your recovery code instead."
                 ) % {"minutes": max(1, settings.TAKEBACK_PIN_LOCKOUT_SECONDS // 60)}
     locked = error is not None and lockout is not None
     return render(

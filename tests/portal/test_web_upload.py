@@ -1,6 +1,7 @@
 """Server-side hashing through Django's test client: consent, errors, size cap, add to a case."""
 
 import io
+import re
 
 import numpy as np
 import pytest
@@ -115,3 +116,52 @@ def test_a_flat_picture_keeps_only_its_digests_and_the_person_is_told(client, el
     assert b"File 2 has very little detail" in response.content
     case = Case.objects.get()
     assert case.hashes.count() == 5 + 2
+
+
+def test_the_good_files_are_kept_and_sent_on_without_choosing_them_again(client, eligible):
+    good = _png(9)
+    response = client.post(
+        reverse("web:upload"),
+        {"files": [_file(good, "good.png"), _file(b"not an image", "bad.png")], "consent": "on"},
+    )
+    assert b"bad.png:" in response.content and b"good.png" in response.content
+    kept = re.search(rb'name="kept" value="([^"]+)"', response.content).group(1).decode()
+    assert not Case.objects.exists()
+    response = client.post(reverse("web:upload"), {"kept": kept, "consent": "on"})
+    assert response.url == reverse("web:created")
+    case = Case.objects.get()
+    assert case.hashes.filter(algorithm="sha256", value=hashing.hash_bytes(good)["sha256"]).exists()
+
+
+def test_a_tampered_kept_value_is_refused(client, eligible):
+    response = client.post(reverse("web:upload"), {"kept": "forged:value", "consent": "on"})
+    assert b"Please choose your photos again." in response.content
+    assert not Case.objects.exists()
+
+
+def test_one_file_is_hashed_for_the_page_only_with_consent_and_eligibility(client):
+    assert client.post(reverse("web:hash_one"), {"file": _file(_png(10))}).status_code == 403
+    client.post(reverse("web:start"), {"age": "adult", "subject": "pictured", "consent": "on"})
+    refused = client.post(reverse("web:hash_one"), {"file": _file(_png(10))})
+    assert refused.status_code == 400
+    data = _png(10)
+    response = client.post(reverse("web:hash_one"), {"file": _file(data), "consent": "on"})
+    record = hashing.hash_bytes(data)
+    item = response.json()["item"]
+    assert item["media_kind"] == "image" and item["hashes"]["sha256"] == record["sha256"]
+    assert not Case.objects.exists()  # only hashes come back; nothing is stored
+
+
+def test_the_server_result_is_shown_by_a_get_and_forgotten_when_the_case_opens(client, eligible):
+    client.post(reverse("web:upload"), {"files": _file(_png(11)), "consent": "on"})
+    assert b'id="secret-pin"' in client.get(reverse("web:created")).content
+    assert client.get(reverse("web:status")).status_code == 200  # signed in, no retyping
+    assert client.get(reverse("web:created")).url == reverse("web:status")
+
+
+def test_quick_exit_ends_the_session(client, eligible):
+    client.post(reverse("web:upload"), {"files": _file(_png(12)), "consent": "on"})
+    response = client.get(reverse("web:quick_exit"))
+    assert response.status_code == 302 and response.url.startswith("https://")
+    assert client.get(reverse("web:status")).url == reverse("web:status_login")
+    assert client.get(reverse("web:upload")).url == reverse("web:start")
