@@ -91,6 +91,26 @@ def membership_remove(*, organisation: Organisation, user, by) -> None:
     StaffRole.objects.filter(organisation=organisation, user=user).delete()
 
 
+@transaction.atomic
+def membership_role_set(*, organisation: Organisation, user, role: str, by) -> StaffRole:
+    """An org admin makes a member of their organisation a caseworker or an admin.
+
+    The last admin can't step down: someone must be able to invite.
+    """
+    if staff_role(user=by, organisation=organisation) != Role.ADMIN:
+        raise ApplicationError(_("Only an organisation admin can change roles."), code="forbidden")
+    if role not in Role.values:
+        raise ApplicationError(_("Choose a role."))
+    if not organisation.members.filter(pk=user.pk).exists():
+        raise ApplicationError(_("That person is not a member of this organisation."))
+    admins = StaffRole.objects.select_for_update().filter(
+        organisation=organisation, role=Role.ADMIN
+    )
+    if role != Role.ADMIN and admins.count() <= 1 and admins.filter(user=user).exists():
+        raise ApplicationError(_("You are the only admin: make someone else admin first."))
+    return membership_add(organisation=organisation, user=user, role=role)
+
+
 # Invitations -----------------------------------------------------------------------
 
 

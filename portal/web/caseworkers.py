@@ -509,6 +509,18 @@ def org_staff(request: HttpRequest) -> HttpResponse:
                 services.membership_remove(organisation=organisation, user=member, by=request.user)
                 messages.success(request, _("%(name)s was removed.") % {"name": member})
                 return redirect(reverse("web:org_staff") + f"?org={organisation.slug}")
+            if "make_role" in request.POST:
+                member = organisation.members.filter(pk=_int(request.POST.get("member"))).first()
+                if member is None:
+                    raise Http404
+                services.membership_role_set(
+                    organisation=organisation,
+                    user=member,
+                    role=request.POST.get("make_role", ""),
+                    by=request.user,
+                )
+                messages.success(request, _("%(name)s's role was changed.") % {"name": member})
+                return redirect(reverse("web:org_staff") + f"?org={organisation.slug}")
             if "revoke" in request.POST:
                 invitation = (
                     selectors.organisation_invitations_open(organisation=organisation)

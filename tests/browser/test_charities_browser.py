@@ -112,8 +112,15 @@ def test_handoff_from_invitation_to_the_first_reported_block(
     page.wait_for_url("**/caseworkers/")
     staff("04-dashboard-empty")
 
+    # The org admin invites a caseworker.
+    page.get_by_role("link", name="Staff").click()
+    page.get_by_label("Their work e-mail address").fill("worker@example.org")
+    page.get_by_role("button", name="Send the invitation").click()
+    expect(page.locator("#invitation-url")).to_contain_text("/caseworkers/invitation/")
+    staff("04b-staff")
+
     # A hand-off link for the victim's own phone.
-    page.get_by_role("link", name="Send a hand-off link").click()
+    page.get_by_role("link", name="Hand-off links").click()
     page.get_by_role("button", name="Create a new hand-off link").click()
     expect(page.locator("#new-handoff svg.qr")).to_be_visible()
     staff("05-handoff-created")

@@ -475,3 +475,16 @@ def test_guessing_handoff_codes_is_throttled_per_client(caseworker_a, client_fac
     refused = guesser.post(reverse("web:handoff_code"), {"code": code})
     assert b"For your safety" in refused.content
     assert HandoffLink.objects.get().used_at is None
+
+
+def test_an_org_admin_changes_roles_but_the_last_admin_stays(admin_a, org_a):
+    worker = staff_user("worker", organisation=org_a)
+    me = get_user_model().objects.get(username="admin-a")
+    admin_a.post(reverse("web:org_staff"), {"member": me.pk, "make_role": "caseworker"})
+    assert services.staff_role(user=me, organisation=org_a) == "admin"
+    admin_a.post(reverse("web:org_staff"), {"member": worker.pk, "make_role": "admin"})
+    assert services.staff_role(user=worker, organisation=org_a) == "admin"
+    admin_a.post(reverse("web:org_staff"), {"member": me.pk, "make_role": "caseworker"})
+    assert services.staff_role(user=me, organisation=org_a) == "caseworker"
+    # Now a caseworker: the staff page is closed to them.
+    assert admin_a.get(reverse("web:org_staff")).status_code == 404
