@@ -78,6 +78,9 @@ _BLOCK = 32
 # Two-slot bucket markers: an empty slot; a second slot pointing into the spill array.
 _EMPTY = 0xFFFFFFFF
 _SPILLED = 0x80000000
+# Two-slot tables take additions in place; the index is rebuilt (compacted) once dead
+# rows or new rows pass N >> COMPACT_SHIFT.
+COMPACT_SHIFT = 3
 # query_many splits a batch over threads only when each thread gets at least this many.
 _MIN_QUERIES_PER_THREAD = 32
 
@@ -430,10 +433,49 @@ if AVAILABLE:
                 here += size
         return spilled + here
 
+    @_jit()
+    def _insert_slots(words, row, layout, slots, spill, spilled, first_chunk):  # type: ignore[no-untyped-def]
+        """Add ``row`` (hash ``words``) to every chunk's two-slot buckets from ``first_chunk``.
+
+        A third row moves the bucket's others to a new spill segment at ``spilled`` (the old
+        segment becomes garbage until the next rebuild). Returns (new end of the spill
+        array, chunks done); fewer than all chunks means the spill array is full: the
+        caller grows it and calls again from there.
+        """
+        for c in range(first_chunk, layout.shape[1]):
+            slot = layout[3, c] + 2 * _chunk_key(words, layout[0, c], layout[1, c])
+            first = slots[slot]
+            second = slots[slot + 1]
+            if first == _EMPTY:
+                slots[slot] = row
+                continue
+            if second == _EMPTY:
+                slots[slot + 1] = row
+                continue
+            if second < _SPILLED:
+                need = np.int64(3)
+                if spilled + need > spill.shape[1]:
+                    return spilled, c
+                spill[0, spilled] = 2
+                spill[0, spilled + 1] = second
+            else:
+                old = np.int64(second) - _SPILLED
+                others = np.int64(spill[0, old])
+                need = others + 2
+                if spilled + need > spill.shape[1]:
+                    return spilled, c
+                spill[0, spilled] = others + 1
+                for j in range(1, others + 1):
+                    spill[0, spilled + j] = spill[0, old + j]
+            spill[0, spilled + need - 1] = row
+            slots[slot + 1] = _SPILLED + spilled
+            spilled += need
+        return spilled, layout.shape[1]
+
 
 @dataclass
 class _Tables:
-    """The multi-index over rows [0, main): one CSR table per chunk."""
+    """The multi-index: one table per chunk (two-slot buckets, or CSR for 64-bit hashes)."""
 
     plan: list[Chunk]
     bases: list[int]
@@ -442,6 +484,10 @@ class _Tables:
     # the bucket entries' hashes (chunks, main) and their row numbers in ``rows``.
     table: npt.NDArray[Any]
     rows: npt.NDArray[np.uint32]
+    # Two-slot tables take new rows in place (``HashIndex.add``); the spill array is used
+    # up to here, the rest is room for that.
+    insertable: bool = False
+    spilled: int = 0
     meta: dict[int, npt.NDArray[np.int64]] = field(default_factory=dict)
 
     @property
@@ -480,7 +526,8 @@ class HashIndex:
         self._alive = np.zeros(capacity, dtype=np.uint8)
         self._main = 0
         self._end = 0
-        self._dead = 0
+        self._dead = 0  # dead rows among the merged ones
+        self._garbage = 0  # dead rows among those added in place since
         self._delta: dict[int, int] = {}
         self._tables: _Tables | None = None
         self._merge_lock = threading.Lock()
@@ -522,6 +569,25 @@ class HashIndex:
         packed = self._pack(hex_value)
         self._current = None
         item_id = int(item_id)
+        tables = self._tables
+        if tables is not None and tables.insertable:
+            # Indexed at once: a new row, entered into every chunk's buckets.
+            old = self._delta.pop(item_id, None)
+            if old is None:
+                self._kill_main(item_id)
+            else:
+                self._alive[old] = 0
+                self._garbage += 1
+            new_row = self._end
+            if new_row == self._ids.shape[0]:
+                self._grow(max(_INITIAL_CAPACITY, new_row >> 2))
+            self._hashes[new_row] = packed
+            self._ids[new_row] = item_id
+            self._alive[new_row] = 1
+            self._delta[item_id] = new_row
+            self._insert(tables, new_row)
+            self._end += 1
+            return
         row = self._delta.get(item_id)
         if row is None:
             self._kill_main(item_id)
@@ -546,6 +612,10 @@ class HashIndex:
         if row is None:
             if not self._kill_main(item_id):
                 raise KeyError(item_id)
+            return
+        if self._tables is not None and self._tables.insertable:
+            self._alive[row] = 0  # the tables refer to the row: it stays, dead
+            self._garbage += 1
             return
         last = self._end - 1
         if row != last:
@@ -644,9 +714,30 @@ class HashIndex:
             if self._tables is not None:
                 self._merge()  # shrank below the threshold: back to a plain scan
             return
-        limit = max(MIH_MIN_ROWS, self._main >> DELTA_SHIFT)
-        if self._tables is None or len(self._delta) > limit or self._dead > limit:
+        tables = self._tables
+        if tables is None:
             self._merge()
+        elif tables.insertable:
+            # Only dead rows and the id dict of new rows grow: compact now and then.
+            limit = max(MIH_MIN_ROWS, self._main >> COMPACT_SHIFT)
+            if self._dead + self._garbage > limit or len(self._delta) > limit:
+                self._merge()
+        else:
+            limit = max(MIH_MIN_ROWS, self._main >> DELTA_SHIFT)
+            if len(self._delta) > limit or self._dead > limit:
+                self._merge()
+
+    def _insert(self, tables: _Tables, row: int) -> None:
+        layout = tables.meta_for(self.planned_distance)
+        done = 0
+        while done < layout.shape[1]:
+            tables.spilled, done = _insert_slots(
+                self._hashes[row], row, layout, tables.offsets, tables.table, tables.spilled, done
+            )
+            if done < layout.shape[1]:  # the spill array is full: double it
+                grown = np.zeros((1, 2 * tables.table.shape[1]), dtype=np.uint32)
+                grown[0, : tables.spilled] = tables.table[0, : tables.spilled]
+                tables.table = grown
 
     def _merge(self) -> None:
         live = np.flatnonzero(self._alive[: self._end])
@@ -678,7 +769,7 @@ class HashIndex:
         self._ids[:count] = ids
         self._alive = np.zeros(count + spare, dtype=np.uint8)
         self._alive[:count] = 1
-        self._dead = 0
+        self._dead = self._garbage = 0
         if indexed:
             self._main = self._end = count
             self._delta = {}
@@ -723,12 +814,15 @@ class HashIndex:
             assert after - spilled == spill.size
             spilled = after
             pieces.append(spill)
+        room = np.zeros(max(_INITIAL_CAPACITY, spilled >> 3), dtype=np.uint32)
         return _Tables(
             plan=plan,
             bases=bases,
             offsets=slots,
-            table=np.concatenate([*pieces, np.zeros(1, dtype=np.uint32)])[None, :],  # 2-D
+            table=np.concatenate([*pieces, room])[None, :],  # 2-D like the 64-bit tables
             rows=np.empty((len(plan), 0), dtype=np.uint32),
+            insertable=True,
+            spilled=spilled,
         )
 
     def _view(self) -> _View:
@@ -742,7 +836,10 @@ class HashIndex:
             return view
         with self._merge_lock:
             self._maybe_merge()
-            view = _View(self._hashes, self._ids, self._alive, self._main, self._end, self._tables)
+            tables = self._tables
+            # Rows added in place are in the tables; only a CSR index scans its delta.
+            scan_from = self._end if tables is not None and tables.insertable else self._main
+            view = _View(self._hashes, self._ids, self._alive, scan_from, self._end, tables)
             self._current = view
             return view
 
@@ -751,7 +848,7 @@ class _View(NamedTuple):
     hashes: npt.NDArray[np.uint64]
     ids: npt.NDArray[np.int64]
     alive: npt.NDArray[np.uint8]
-    main: int
+    main: int  # rows from here on are scanned, not looked up in the tables
     end: int
     tables: _Tables | None
 

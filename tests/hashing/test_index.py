@@ -447,3 +447,36 @@ def test_concurrent_queries_see_one_consistent_state(small_multi_index: None) ->
             pool.map(lambda needle: index.query(bytes(needle).hex(), 31), list(needles) * 3)
         )
     assert answers == expected * 3
+
+
+def test_additions_are_indexed_in_place_without_a_rebuild() -> None:
+    rng = np.random.default_rng(21)
+    rows = _random_rows(rng, 6_000, "pdq")
+    ids = np.arange(len(rows), dtype=np.int64)
+    index = HashIndex.from_arrays("pdq", ids, rows)
+    tables = index._tables
+    assert tables is not None and tables.insertable
+    spill = tables.table.shape[1]
+    mirror = _Mirror(ids, rows)
+    # One family of 400 near copies: the same buckets fill up and spill again and again.
+    root = rows[0]
+    for offset in range(400):
+        row = _flip(rng, root, int(rng.integers(0, 6)))
+        index.add(100_000 + offset, bytes(row).hex())
+        mirror.rows[100_000 + offset] = row
+    for item in range(1, 300):  # replacements of merged rows, and removals
+        row = _random_rows(rng, 1, "pdq")[0]
+        index.add(item, bytes(row).hex())
+        mirror.rows[item] = row
+    for item in range(300, 400):
+        index.remove(item)
+        del mirror.rows[item]
+    for item in range(100_000, 100_100):
+        index.remove(item)
+        del mirror.rows[item]
+    needles = np.concatenate([rows[:5], rows[300:305], np.stack([root] * 2)])
+    needles = np.concatenate([needles, _random_rows(rng, 3, "pdq")])
+    assert _check(index, mirror, needles, [0, 10, 31, 40]) > 300
+    assert index._tables is tables  # no rebuild: the same tables took every addition
+    assert tables.table.shape[1] > spill  # the spill array grew
+    assert len(index) == len(mirror.rows)
