@@ -18,18 +18,20 @@ compiled loops (numba):
   (one within 1): ~2,800 probes and ~3,300 candidates a query, against ~42,000
   candidates for 16 chunks of 16 bits within 1 (FAISS's multi-hash layout). The plan
   is chosen per size by a cost model of probes and candidates (``plan_chunks``).
-* Each chunk is a CSR table (bucket offsets by key, then row numbers); candidates are
-  gathered first and checked in a second loop, so the random reads of their hashes
-  are independent and overlap in the memory system. 64-bit hashes keep the hash
-  itself next to the row number in each bucket, so their candidates are read
-  sequentially.
+* Each chunk's buckets hold two row numbers in place (a third or more move to a spill
+  array), so a probe is one read. Candidates are gathered first and checked in a
+  second loop, blocks of 32 reduced to their nearest distance without branches, so
+  LLVM vectorises the random reads of their hashes and many are in flight at once.
+  64-bit hashes use CSR tables (bucket offsets, then entries) holding the hashes
+  themselves, read in order.
 * Rows are kept sorted by id (id -> row is a binary search, no dict of millions of
-  Python ints). Additions go to a small delta region that every query also scans;
-  it is merged into the tables (a linear rebuild) on the first query after it passes
-  ``N / 512`` rows (or ``MIH_MIN_ROWS``). Removals clear a row's alive flag at once;
-  dead rows are dropped at the next merge. So the index is exact after any sequence of
-  adds and removes, and a merge costs about the build time divided over ``N / 512``
-  additions.
+  Python ints). An addition is appended and entered into every chunk's buckets at
+  once (a bucket that overflows gets a new spill segment); only the new rows' ids sit
+  in a dict. Removals clear a row's alive flag. Dead rows and that dict are compacted
+  (a linear rebuild, ~9 s at 10 M PDQ) by the first query after either passes
+  ``N / 8`` rows. The 64-bit CSR tables cannot take rows in place: their additions go
+  to a delta region that queries scan, merged once it passes ``N / 512`` rows. The
+  index is exact after any sequence of adds and removes.
 * A ``max_distance`` stricter than the plan's lowers the chunk radii; a wider one
   than the plan was made for falls back to a compiled exact scan.
 """
@@ -66,8 +68,8 @@ _INITIAL_CAPACITY = 1024
 # Below this many rows a numpy scan is as fast as the multi-index and needs no compiled
 # code (the portal and the tests make many small indexes).
 MIH_MIN_ROWS = 4096
-# The delta region of unmerged additions is merged once it passes N >> DELTA_SHIFT rows:
-# scanning 20 k rows (10 M / 512) costs ~15 us a query, a merge at 10 M a few seconds.
+# A 64-bit index's delta of unmerged additions is merged once it passes N >> DELTA_SHIFT
+# rows: scanning 20 k rows (10 M / 512) costs ~15 us a query, a merge at 10 M ~2.5 s.
 DELTA_SHIFT = 9
 # Largest chunk radius planned: the ball of radius 3 in 32 bits is 5,489 keys.
 _MAX_RADIUS = 3
@@ -708,7 +710,7 @@ class HashIndex:
         self._alive = np.concatenate([self._alive, np.zeros(extra, dtype=np.uint8)])
 
     def _maybe_merge(self) -> None:
-        """Merge the delta (and drop dead rows) once scanning it costs too much."""
+        """Rebuild (compact) once dead rows, new ids or a 64-bit delta have grown too much."""
         size = len(self)
         if not AVAILABLE or size < MIH_MIN_ROWS:
             if self._tables is not None:
