@@ -108,7 +108,8 @@ def run_ours(data: dict[str, Any], algorithm: str, seconds: float, cores: int) -
     batch_qps = len(needles) / (time.perf_counter() - start)
     results = [[pair[0] for pair in found] for found in batch]
 
-    # Adds and removes without a rebuild: 1% new rows, then a query merges them.
+    # Adds and removes: 1% new rows (PDQ: into the tables; 64-bit: a delta the next
+    # query merges), then as many removals.
     extra = np.random.default_rng(1).integers(
         0, 256, (max(1, len(hashes) // 100), hashes.shape[1]), dtype=np.uint8
     )
@@ -259,8 +260,8 @@ def main() -> None:
             )
             print(
                 f"HashIndex arrays {ours['nbytes'] / 1e6:,.0f} MB; "
-                f"{ours['merged_rows']:,} adds at {ours['adds']:,.0f}/s, merged by the next "
-                f"query in {ours['merge']:.2f} s; removes at {ours['removes']:,.0f}/s"
+                f"{ours['merged_rows']:,} adds at {ours['adds']:,.0f}/s, the next query "
+                f"then took {ours['merge']:.3f} s; removes at {ours['removes']:,.0f}/s"
             )
             sys.stdout.flush()
 
