@@ -266,3 +266,40 @@ def test_operator_onboards_and_reads_statistics(
         expect(page.locator("svg.chart").first).to_be_visible()
         checked.shoot("op-05-statistics")
         assert Organisation.objects.filter(name="Example Helpline").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_full_dashboard_fits_1280_px_and_pages(chromium, live_server, artifacts_dir, request):
+    from portal.cases.services import case_withdraw
+    from tests.support.factories import case_with_items
+    from tests.support.staff import staff_user, verified_login
+
+    organisation = Organisation.objects.create(name="Busy Helpline", slug="busy")
+    user = staff_user("worker", organisation=organisation)
+    made = platform_create(name="Example Social").platform
+    created = [case_with_items(3, organisation=organisation) for _ in range(55)]
+    case_withdraw(case=created[1].case)
+    for done in created[::4]:
+        HashFeedback.objects.create(
+            platform=made, submitted_hash=done.case.hashes.first(), outcome="blocked"
+        )
+    from django.test import Client
+
+    client = verified_login(Client(), user)
+    session_cookie = client.cookies["sessionid"].value
+    for portal in common._portal_page(chromium, live_server, artifacts_dir, request, DESKTOP):
+        portal.page.context.add_cookies(
+            [{"name": "sessionid", "value": session_cookie, "url": live_server.url}]
+        )
+        checked = Checked(portal)
+        page = portal.page
+        portal.go("/caseworkers/")
+        expect(page.locator("#case-table tbody tr")).to_have_count(50)
+        expect(page.get_by_text("Page 1 of 2 (55 cases)")).to_be_visible()
+        checked("dashboard-full")
+        page.get_by_role("link", name="Next").click()
+        expect(page.locator("#case-table tbody tr")).to_have_count(5)
+        page.get_by_label("Show").select_option("withdrawn")
+        page.get_by_role("button", name="Find").click()
+        expect(page.locator("#case-table tbody tr")).to_have_count(1)
+        checked("dashboard-filtered")
