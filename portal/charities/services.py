@@ -209,6 +209,27 @@ def invitation_accept(*, token: str, username: str, password: str) -> AbstractBa
     return user
 
 
+@transaction.atomic
+def invitation_accept_existing(*, token: str, user) -> Organisation:
+    """A staff member already signed in (both factors) joins another organisation.
+
+    Only the account with the invitation's e-mail address: a forwarded link does not
+    let someone else in.
+    """
+    invitation = invitation_find(token=token)
+    if invitation is None:
+        raise ApplicationError(_("This invitation has expired or was already used."))
+    if (user.email or "").lower() != invitation.email.lower():
+        raise ApplicationError(_("This invitation is for another e-mail address."))
+    claimed = Invitation.objects.filter(pk=invitation.pk, accepted_at__isnull=True).update(
+        accepted_at=timezone.now(), accepted_by=user
+    )
+    if claimed != 1:
+        raise ApplicationError(_("This invitation has expired or was already used."))
+    membership_add(organisation=invitation.organisation, user=user, role=invitation.role)
+    return invitation.organisation
+
+
 def invitation_revoke(*, invitation: Invitation) -> None:
     Invitation.objects.filter(pk=invitation.pk, accepted_at__isnull=True).update(
         revoked_at=timezone.now()

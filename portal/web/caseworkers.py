@@ -566,6 +566,8 @@ def org_invitation(request: HttpRequest, token: str) -> HttpResponse:
     invitation = services.invitation_find(token=token)
     if invitation is None:
         return render(request, "web/org_invitation_invalid.html", status=404)
+    if _verified(request):
+        return _invitation_for_signed_in(request, token, invitation)
     form = staff_forms.AcceptInvitationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -585,6 +587,24 @@ def org_invitation(request: HttpRequest, token: str) -> HttpResponse:
         request,
         "web/org_invitation.html",
         {"form": form, "invitation": invitation},
+    )
+
+
+def _invitation_for_signed_in(request: HttpRequest, token: str, invitation: Any) -> HttpResponse:
+    """Someone already signed in with both factors joins with the account they have."""
+    error = ""
+    if request.method == "POST":
+        try:
+            organisation = services.invitation_accept_existing(token=token, user=request.user)
+        except ApplicationError as failure:
+            error = str(failure.message)
+        else:
+            messages.success(request, _("You joined %(name)s.") % {"name": organisation.name})
+            return redirect(reverse("web:org_cases") + f"?org={organisation.slug}")
+    return render(
+        request,
+        "web/org_invitation_join.html",
+        {"invitation": invitation, "error": error},
     )
 
 

@@ -488,3 +488,34 @@ def test_an_org_admin_changes_roles_but_the_last_admin_stays(admin_a, org_a):
     assert services.staff_role(user=me, organisation=org_a) == "caseworker"
     # Now a caseworker: the staff page is closed to them.
     assert admin_a.get(reverse("web:org_staff")).status_code == 404
+
+
+def test_a_signed_in_staff_member_joins_another_organisation_with_their_account(
+    caseworker_a, org_a, org_b
+):
+    boss_b = staff_user("boss-b", organisation=org_b, role="admin")
+    me = get_user_model().objects.get(username="worker-a")
+    for_me = services.invitation_create(
+        organisation=org_b,
+        email=me.email.upper(),
+        role="caseworker",
+        created_by=boss_b,
+        base_url="http://testserver",
+    )
+    for_someone_else = services.invitation_create(
+        organisation=org_b,
+        email="other@example.org",
+        role="admin",
+        created_by=boss_b,
+        base_url="http://testserver",
+    )
+    refused = caseworker_a.post(for_someone_else.url.removeprefix("http://testserver"))
+    assert b"for another e-mail address" in refused.content
+    assert not org_b.members.filter(pk=me.pk).exists()
+    path = for_me.url.removeprefix("http://testserver")
+    assert b"Join Helpline B" in caseworker_a.get(path).content
+    done = caseworker_a.post(path)
+    assert done.status_code == 302 and services.staff_role(user=me, organisation=org_b) == (
+        "caseworker"
+    )
+    assert caseworker_a.get(path).status_code == 404  # once
