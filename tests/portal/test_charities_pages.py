@@ -519,3 +519,67 @@ def test_a_signed_in_staff_member_joins_another_organisation_with_their_account(
         "caseworker"
     )
     assert caseworker_a.get(path).status_code == 404  # once
+
+
+# Every staff page, for every kind of visitor ------------------------------------
+
+VIEWS = [
+    ("web:org_cases", False),
+    ("web:org_case", True),
+    ("web:org_handoffs", False),
+    ("web:org_case_link", False),
+    ("web:org_staff", False),
+]
+# What each visitor gets (GET), by page: 200 opens; 302 back to sign-in; 404 nothing there.
+EXPECTED = {
+    "anonymous": {"*": 302},
+    "victim_with_pin": {"*": 302},
+    "caseworker_of_b": {
+        "web:org_cases": 200,
+        "web:org_case": 404,
+        "web:org_handoffs": 200,
+        "web:org_case_link": 200,
+        "web:org_staff": 404,
+    },
+    "caseworker_of_a": {
+        "web:org_cases": 200,
+        "web:org_case": 200,
+        "web:org_handoffs": 200,
+        "web:org_case_link": 200,
+        "web:org_staff": 404,
+    },
+    "org_admin_of_a": {"*": 200},
+    "operator": {
+        "web:org_cases": 200,
+        "web:org_case": 404,
+        "web:org_handoffs": 404,
+        "web:org_case_link": 404,
+        "web:org_staff": 404,
+    },
+}
+
+
+@pytest.mark.parametrize("visitor", list(EXPECTED))
+def test_who_opens_which_staff_page(client, org_a, org_b, visitor):
+    created = case_with_items(1, organisation=org_a)
+    if visitor == "victim_with_pin":
+        client.post(
+            reverse("web:status_login"), {"number": created.case.number, "pin": created.pin}
+        )
+    elif visitor == "caseworker_of_b":
+        verified_login(client, staff_user("b", organisation=org_b))
+    elif visitor == "caseworker_of_a":
+        verified_login(client, staff_user("a", organisation=org_a))
+    elif visitor == "org_admin_of_a":
+        verified_login(client, staff_user("boss", organisation=org_a, role="admin"))
+    elif visitor == "operator":
+        verified_login(client, staff_user("op", superuser=True))
+    for name, takes_case in VIEWS:
+        url = reverse(name, args=[created.case.number] if takes_case else [])
+        expected = EXPECTED[visitor].get(name, EXPECTED[visitor].get("*"))
+        response = client.get(url)
+        assert response.status_code == expected, (visitor, name, response.status_code)
+        if expected == 302:
+            assert response.url.startswith(reverse("web:org_login"))
+        if expected == 200:
+            assert created.pin not in response.content.decode()
