@@ -11,6 +11,8 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
+from tests.support.staff import verified_login
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
@@ -52,7 +54,7 @@ def test_the_operators_admin_works_under_a_strict_csp(page, live_server, django_
     _csp(login)
     operator = django_user_model.objects.create_superuser("operator", "op@example.org", "pw-9-xyz!")
     client = Client()
-    client.force_login(operator)
+    verified_login(client, operator)  # operators sign in with a second factor too
     page.context.add_cookies(
         [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}]
     )
@@ -63,6 +65,7 @@ def test_the_operators_admin_works_under_a_strict_csp(page, live_server, django_
     ]:
         response = page.goto(f"{live_server.url}{path}")
         assert response.status == 200, path
+        assert page.url == f"{live_server.url}{path}", page.url  # not sent to sign-in
         _csp(response)
         page.wait_for_load_state("load")
     assert page.violations == []  # type: ignore[attr-defined]
