@@ -5,6 +5,13 @@ URL; only their SHA-256 is stored, so a copy of the database opens nothing.
 Single use is enforced by a conditional UPDATE inside the caller's
 transaction: of two requests racing with the same token, exactly one changes
 the row, the other sees zero rows and is refused.
+
+Residual risk: a token travels in a URL, so it can reach a web server's access
+log (and Django logs 404s of dead links). Whoever reads such a log before the
+victim opens a live hand-off link could use it first: the case made would be
+theirs, linked to the organisation, and the caseworker would see the link as
+used by a case the victim doesn't recognise. It names no victim and opens no
+case; keep access logs off or short-lived in production.
 """
 
 from __future__ import annotations
