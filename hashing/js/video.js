@@ -27,9 +27,9 @@
 //    timestamp float32(n) / float32(rate), shared rounded to the millisecond.
 // 5. Kept: sampled frames with quality >= 50, minus a frame whose hash equals the previous
 //    kept frame's.
-// Differences from the server, all measured by tests/browser/test_js_video.py: 10-bit and
-// 4:4:4 frames are converted in floating point (a few pixels differ by 1, or more for
-// 10-bit chroma), and the decoder is always flushed (the server, as vpdq, loses the last
+// Differences from the server, all measured by tests/browser/test_js_video.py: 10-bit,
+// 4:4:4 and odd-height frames are converted in floating point (swscale takes other paths
+// for them; a few pixels differ, PDQs by at most 2 bits), and the decoder is always flushed (the server, as vpdq, loses the last
 // delayed frames of a video stored after an audio stream).
 //
 // Where WebCodecs or the codec is missing, `hashVideoWithElement` (page thread only: a

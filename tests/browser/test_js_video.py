@@ -34,6 +34,9 @@ BROWSER_CLIPS = {name: clip for name, clip in PARITY_CLIPS.items() if name not i
 BROWSER_CLIPS["vp8-webm"] = replace(
     BROWSER_CLIPS["vp8-webm"], options={"deadline": "realtime", "cpu-used": "8"}
 )
+# An odd width, and (VP9 allows them) an odd height with frames small enough for pdq.js.
+BROWSER_CLIPS["vp9-odd-width-webm"] = replace(BROWSER_CLIPS["vp9-webm"], size=(161, 120))
+BROWSER_CLIPS["vp9-tiny-webm"] = replace(BROWSER_CLIPS["vp9-webm"], size=(61, 45))
 # Played through the <video> element fallback too (it seeks frame by frame: a few clips).
 ELEMENT_CLIPS = ("h264-mp4", "h264-29.97fps", "vp9-webm", "av1-mkv")
 EXTENSIONS = {"mp4": "mp4", "mov": "mov", "matroska": "mkv", "webm": "webm", "avi": "avi"}
@@ -174,8 +177,11 @@ def test_browser_vpdq_is_the_servers_on_every_clip(
     exact = sum(r["exact"] for r in rows)
     total = sum(r["frames_compared"] for r in rows)
     print(f"browser vPDQ parity: {exact} of {total} frames exact over {len(rows)} clips")
-    # Every 8-bit clip is exact (only the 10-bit one is converted in floating point).
-    assert all(r["exact"] == r["frames_compared"] for r in rows if "10bit" not in r["clip"])
+    # Exact wherever swscale takes its yuv2rgb fast path, which video-pixels.js reproduces:
+    # 8-bit frames of even height. 10-bit frames (converted here in floating point) and odd
+    # heights (swscale's generic scaler, chroma interpolated between rows) come within 2 bits.
+    approximate = ("h264-10bit", "vp9-tiny-webm")
+    assert all(r["exact"] == r["frames_compared"] for r in rows if r["clip"] not in approximate)
 
 
 def test_the_worker_call_gives_the_cli_record(video_page, hashing_site: Site) -> None:
