@@ -11,7 +11,9 @@ Values are derived from the platform's secret pseudonym salt, so they are
 deterministic per platform yet unpredictable to anyone else, and look like
 real hashes: a perceptual decoy has exactly half its bits set (128 of 256 for
 PDQ, 32 of 64 for pHash/dHash), as median-thresholded perceptual hashes do.
-Every shared algorithm of the registry (hashing.algorithms) gets decoys.
+They come as whole files (`DECOY_FILES`: every shared hash of a photo, the digests
+of a video) of one fake case, as a real submission does (pseudonyms.decoy_disguise);
+how else a platform sees them is in decoy_view.py.
 
 Decoys take feed positions like every other feed writer, so the feed's
 listeners (webhooks) hear of them the same way (portal/cases/positions.py).
@@ -27,15 +29,24 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from hashing.algorithms import ALGORITHMS, SHARED_ALGORITHMS
+from hashing.algorithms import ALGORITHMS, IMAGE, SHARED_ALGORITHMS, VIDEO
 from portal.cases.models import SubmittedHash
 from portal.cases.positions import feed_positions_allocate
 from portal.platforms.matching import match_index_current
 from portal.platforms.models import Decoy, Platform
 
-# How many decoys of each shared algorithm every platform's feed carries: PDQ,
-# the hash most platforms match on, twice.
-DECOYS_PER_ALGORITHM = {name: 2 if name == "pdq" else 1 for name in SHARED_ALGORITHMS}
+# The fake files every platform's feed carries, shaped as real ones (issue 9: a decoy
+# alone in its file, when real files carry every hash of the browser, gave it away):
+# two photos with every shared image hash and a video with its digests, in the
+# registry's order, at consecutive positions like a real submission.
+DECOY_FILES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    *[(IMAGE, tuple(a for a in SHARED_ALGORITHMS if IMAGE in ALGORITHMS[a].media_kinds))] * 2,
+    (VIDEO, tuple(a for a in SHARED_ALGORITHMS if VIDEO in ALGORITHMS[a].media_kinds)),
+)
+# How many decoys of each shared algorithm that makes.
+DECOYS_PER_ALGORITHM = {
+    name: sum(name in algorithms for _, algorithms in DECOY_FILES) for name in SHARED_ALGORITHMS
+}
 _HEX_TOKEN = re.compile(r"[0-9a-fA-F]{16,64}")
 
 
@@ -69,24 +80,37 @@ def _matches_real(*, algorithm: str, value: str) -> bool:
 @transaction.atomic
 def decoys_create(*, platform: Platform) -> list[Decoy]:
     """Give `platform` its decoys (the missing ones), each at a new feed position."""
+    # Decoys it already has (e.g. of an older layout) count against the files.
     have: dict[str, int] = {}
     for algorithm in Decoy.objects.filter(platform=platform).values_list("algorithm", flat=True):
         have[algorithm] = have.get(algorithm, 0) + 1
     rows: list[Decoy] = []
     taken = set(Decoy.objects.values_list("value", flat=True))
-    for algorithm, wanted in DECOYS_PER_ALGORITHM.items():
-        counter = 0
-        while have.get(algorithm, 0) < wanted:
-            value = decoy_value(platform=platform, algorithm=algorithm, counter=counter)
-            counter += 1
-            if value in taken or _matches_real(algorithm=algorithm, value=value):
+    counters: dict[str, int] = {}
+    for media_kind, algorithms in DECOY_FILES:
+        for algorithm in algorithms:
+            if have.get(algorithm, 0) > 0:
+                have[algorithm] -= 1
                 continue
+            while True:
+                counter = counters.get(algorithm, 0)
+                counters[algorithm] = counter + 1
+                value = decoy_value(platform=platform, algorithm=algorithm, counter=counter)
+                if value not in taken and not _matches_real(algorithm=algorithm, value=value):
+                    break
             taken.add(value)
-            have[algorithm] = have.get(algorithm, 0) + 1
             quality = None
             if algorithm == SubmittedHash.Algorithm.PDQ:
-                quality = 70 + _seed(platform=platform, algorithm="q", counter=counter)[0] % 31
-            rows.append(Decoy(platform=platform, algorithm=algorithm, value=value, quality=quality))
+                quality = 70 + _seed(platform=platform, algorithm="q", counter=counter + 1)[0] % 31
+            rows.append(
+                Decoy(
+                    platform=platform,
+                    algorithm=algorithm,
+                    value=value,
+                    quality=quality,
+                    media_kind=media_kind,
+                )
+            )
     if not rows:
         return []
     # Positions from the shared counter: decoys sit among real entries in the feed.

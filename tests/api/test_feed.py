@@ -91,7 +91,7 @@ def test_filters_by_algorithm_and_media_kind_and_the_cursor_keeps_them(acme):
     case_with_items(1)
     more, _, _ = follow(acme.client, cursor=cursor)
     assert len(more) == 1 and more[0]["algorithm"] == "pdq"
-    assert follow(acme.client, media_kind="video")[0] == []
+    assert real(follow(acme.client, media_kind="video")[0]) == []  # only the video decoy
     response = acme.client.get(FEED, {"cursor": cursor, "algorithm": "md5"})
     assert_error(response, 400, "bad_cursor")
 

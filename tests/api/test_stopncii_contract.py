@@ -154,13 +154,18 @@ def test_fetch_shape_and_only_contract_signal_types(acme, acme_client, case):
     pdqs = set(case.hashes.filter(algorithm="pdq").values_list("value", flat=True))
     decoys = decoy_values(acme.platform)
     real = [r for r in body["hashRecords"] if r["hashValue"] not in decoys]
-    pdq_decoys = set(
+    # The decoys the exchange carries: PDQ and video MD5 (decoys.DECOY_FILES).
+    exchanged_decoys = set(
         Decoy.objects.filter(platform=acme.platform, algorithm="pdq").values_list(
             "value", flat=True
         )
+    ) | set(
+        Decoy.objects.filter(
+            platform=acme.platform, algorithm="md5", media_kind="video"
+        ).values_list("value", flat=True)
     )
-    assert body["count"] == len(body["hashRecords"]) == 2 + len(pdq_decoys)
-    assert {r["hashValue"] for r in body["hashRecords"]} - pdqs == pdq_decoys
+    assert body["count"] == len(body["hashRecords"]) == 2 + len(exchanged_decoys)
+    assert {r["hashValue"] for r in body["hashRecords"]} - pdqs == exchanged_decoys
     assert body["hasMoreRecords"] is False
     assert {r["hashValue"] for r in real} == pdqs  # no pHash/SHA-256/image MD5
     record = real[0]

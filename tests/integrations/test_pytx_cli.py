@@ -180,12 +180,10 @@ def test_withdrawal_unblocks_through_our_extension_but_not_through_stock_stopnci
     assert set(cli.matches("photo", photo)) == {("pdq", "StopNCII")}
     # The CLI's own index bug (docs/upstream-pytx-stopncii-withdrawals.md): when the last
     # signal of a type goes, `CliIndexStore.clear` compares whole paths with type names
-    # and keeps the old index file, so video_sha256 (which only our feed carries) still
-    # matches from the stale index although the fetched state above no longer holds it.
-    assert set(cli.matches("video", video)) == {
-        ("video_md5", "StopNCII"),
-        ("video_sha256", "Takeback"),
-    }
+    # and keeps the old index file. Our feed now carries a video decoy file (its MD5 and
+    # SHA-256, decoys.DECOY_FILES), so video_sha256 keeps a signal, the index is rebuilt
+    # and the withdrawn video's SHA-256 no longer matches.
+    assert set(cli.matches("video", video)) == {("video_md5", "StopNCII")}
     # Not for want of a removal: the exchange sends the photo's hash as Withdrawn, and
     # the stock adapter turns that record into a signal to keep instead of a deletion.
     # (Imported here so that the module collects, and skips, without threatexchange.)

@@ -383,3 +383,27 @@ def test_a_platform_counts_toward_n_of_m_only_with_a_live_key_and_after_fetching
     assert case_distribution(case=case).platforms_total == 1  # still no key
     ApiKey.objects.filter(platform=acme.platform).update(revoked_at="2026-01-01T00:00:00Z")
     assert case_distribution(case=case).platforms_total == 0
+
+
+def test_decoys_come_as_whole_files_of_one_case_as_real_submissions_do():
+    acme = platform_client("Acme")
+    real_item = SubmittedItemFactory.build(
+        hashes={**SubmittedItemFactory.build().hashes, "dhash": "0f1e2d3c4b5a6978"}
+    )
+    cases.case_create(items=[real_item, SubmittedItemFactory.build(video=True)])
+    entries = _fetch_all(acme)
+    decoys = set(Decoy.objects.filter(platform=acme.platform).values_list("value", flat=True))
+
+    def files(rows):
+        found: dict[str, tuple] = {}
+        for e in rows:
+            kind, algorithms = found.get(e["item_id"], (e["media_kind"], ()))
+            found[e["item_id"]] = (kind, tuple(sorted((*algorithms, e["algorithm"]))))
+        return sorted(found.values())
+
+    real = [e for e in entries if e["value"] not in decoys]
+    fake = [e for e in entries if e["value"] in decoys]
+    # The same shapes of file: every hash of a photo, the digests of a video.
+    assert set(files(fake)) == set(files(real))
+    assert len({e["case_id"] for e in fake}) == 1 and len(files(fake)) == 3
+    assert not {e["case_id"] for e in fake} & {e["case_id"] for e in real}
