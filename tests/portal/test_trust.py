@@ -3,6 +3,7 @@ under every observable, the audit log, platforms counted only once they take par
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 
@@ -407,3 +408,29 @@ def test_decoys_come_as_whole_files_of_one_case_as_real_submissions_do():
     assert set(files(fake)) == set(files(real))
     assert len({e["case_id"] for e in fake}) == 1 and len(files(fake)) == 3
     assert not {e["case_id"] for e in fake} & {e["case_id"] for e in real}
+
+
+def test_forty_solid_colours_submitted_as_photos_never_match_through_match():
+    """The outsider's test of issue 9: solid colours sent as photos with quality 100 are
+    refused (implausible) or held (benign list); none reaches the match index."""
+    from PIL import Image
+
+    acme = platform_client("Acme")
+    rng = random.Random(40)
+    queries = []
+    for _ in range(40):
+        colour = tuple(rng.randrange(256) for _ in range(3))
+        record = _record_of_png(Image.new("RGB", (rng.choice([64, 256, 500]),) * 2, colour))
+        item = cases.SubmittedItem(
+            media_kind="image",
+            hashes={a: record[a] for a in ("pdq", "phash", "dhash", "md5", "sha256")},
+            pdq_quality=100,
+        )
+        with contextlib.suppress(ApplicationError):
+            cases.case_create(items=[item])
+        queries.append({"algorithm": "pdq", "value": record["pdq"]})
+    assert not SubmittedHash.objects.filter(status="active").exists()
+    results = acme.client.post(reverse("v1:hash-match"), {"hashes": queries}, format="json")
+    decoys = set(Decoy.objects.filter(platform=acme.platform).values_list("value", flat=True))
+    hits = [m for r in results.json()["results"] for m in r["matches"] if m["value"] not in decoys]
+    assert hits == []
