@@ -736,8 +736,9 @@ class HashIndex:
             tables.spilled, done = _insert_slots(
                 self._hashes[row], row, layout, tables.offsets, tables.table, tables.spilled, done
             )
-            if done < layout.shape[1]:  # the spill array is full: double it
-                grown = np.zeros((1, 2 * tables.table.shape[1]), dtype=np.uint32)
+            if done < layout.shape[1]:  # the spill array is full: a quarter more room
+                size = tables.table.shape[1]
+                grown = np.zeros((1, size + max(_INITIAL_CAPACITY, size >> 2)), dtype=np.uint32)
                 grown[0, : tables.spilled] = tables.table[0, : tables.spilled]
                 tables.table = grown
 
