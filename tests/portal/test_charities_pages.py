@@ -583,3 +583,21 @@ def test_who_opens_which_staff_page(client, org_a, org_b, visitor):
             assert response.url.startswith(reverse("web:org_login"))
         if expected == 200:
             assert created.pin not in response.content.decode()
+
+
+def test_the_case_page_queries_do_not_grow_with_files_or_notes(caseworker_a, org_a):
+    from portal.cases.services import item_withdraw
+
+    def queries(case) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            page = caseworker_a.get(reverse("web:org_case", args=[case.number]))
+            assert page.status_code == 200
+        return len(captured)
+
+    small = case_with_items(1, organisation=org_a)
+    big = case_with_items(12, organisation=org_a)
+    for item_id in list(big.case.hashes.values_list("item_id", flat=True).distinct())[:6]:
+        item_withdraw(case=big.case, item_id=item_id)
+    for n in range(8):
+        services.case_note_add(organisation=org_a, case=big.case, by=None, text=f"note {n}")
+    assert queries(big.case) == queries(small.case)
