@@ -212,14 +212,14 @@ self.onmessage = async ({ data }) => {
 };
 """
 
-RUN_BATCH = """async ([count, rounds]) => {
+RUN_BATCH = """async ([count, rounds, poolSize]) => {
   const { WorkerPool, defaultPoolSize } = await import("./js/client.js");
   const files = [];
   for (let i = 0; i < count; i++) {
     const blob = await (await fetch(`./batch-${i}.jpg`)).blob();
     files.push(new File([blob], `photo-${i}.jpg`, { type: "image/jpeg" }));
   }
-  const size = defaultPoolSize();
+  const size = poolSize || defaultPoolSize();
   const decodeIn = (worker, part, mode) => new Promise((resolve, reject) => {
     worker.onmessage = (e) => resolve(e.data);
     worker.onerror = (e) => reject(new Error(e.message));
@@ -325,7 +325,7 @@ def _gap_summary(gaps: list[float]) -> str:
 
 
 def _run_batch(page, args) -> dict:
-    return page.evaluate(RUN_BATCH, [args.batch, args.batch_rounds])
+    return page.evaluate(RUN_BATCH, [args.batch, args.batch_rounds, args.pool_size])
 
 
 # What Chromium answered when asked to throttle a Worker (it may refuse).
@@ -403,6 +403,7 @@ def main() -> int:
     parser.add_argument("--batch-rounds", type=int, default=3)
     parser.add_argument("--cpu-throttle", type=float, default=0, help="e.g. 4 (0: skip)")
     parser.add_argument("--only-batch", action="store_true", help="skip the one-photo figures")
+    parser.add_argument("--pool-size", type=int, default=0, help="0: defaultPoolSize()")
     args = parser.parse_args()
 
     from playwright.sync_api import sync_playwright
