@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import http.server
 import os
 import shutil
 import statistics
@@ -34,10 +35,22 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_browser_hashing import CHROMIUM, CHROMIUM_ARGS, JS_DIR, _Quiet  # noqa: E402
+from bench_browser_hashing import CHROMIUM, CHROMIUM_ARGS, JS_DIR  # noqa: E402
 from bench_video import FPS, HEIGHT, WIDTH, make_clip  # noqa: E402
 
 from hashing.video import hash_video  # noqa: E402
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    extensions_map = {
+        **http.server.SimpleHTTPRequestHandler.extensions_map,
+        ".js": "text/javascript",
+        ".mjs": "text/javascript",
+    }
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
 
 PAGE = """<!doctype html><meta charset="utf-8"><title>bench</title>
 <script type="module">
@@ -149,8 +162,6 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=int, default=10)
     args = parser.parse_args()
-
-    import http.server
 
     from playwright.sync_api import sync_playwright
 
