@@ -51,6 +51,8 @@ import secrets
 import socket
 import ssl
 import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -58,7 +60,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from portal.exceptions import ApplicationError
@@ -154,11 +156,23 @@ def _is_ip(host: str) -> bool:
     return True
 
 
+# getaddrinfo has no timeout of its own (a resolver that doesn't answer holds the caller
+# for the resolver's retries): lookups run on these threads and are given up after
+# TAKEBACK_WEBHOOK_RESOLVE_TIMEOUT_SECONDS, so a registration never hangs on DNS.
+_RESOLVERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="takeback-resolve")
+
+
 def _resolve(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
     """The addresses `host` resolves to now (an IP literal is itself); raises OSError."""
     if _is_ip(host):
         return [ipaddress.ip_address(host)]
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+    lookup = _RESOLVERS.submit(
+        socket.getaddrinfo, host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+    )
+    try:
+        infos = lookup.result(timeout=settings.TAKEBACK_WEBHOOK_RESOLVE_TIMEOUT_SECONDS)
+    except FuturesTimeout:
+        raise OSError("the name did not resolve in time") from None
     return [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
 
 
@@ -394,59 +408,76 @@ def retry_delay(*, attempts: int) -> float:
 
 def webhook_deliver(*, delivery_id: str) -> DeliveryOutcome:
     """Make one attempt at a pending delivery and record the outcome."""
-    with transaction.atomic():
-        delivery = (
-            WebhookDelivery.objects.select_for_update()
-            .select_related("endpoint__platform")
-            .get(pk=delivery_id)
-        )
+    if connection.vendor == "sqlite":
+        # SQLite locks the whole database for a write transaction (IMMEDIATE): holding
+        # one across the HTTP request would stop every page for up to the timeout. On
+        # the embedded default one thread sends (tasks.py), so there is no duplicate to
+        # serialise: read, send outside any transaction, then record.
+        delivery = _delivery(delivery_id, lock=False)
         if delivery.status != WebhookDelivery.Status.PENDING or not delivery.endpoint.is_active:
             return DeliveryOutcome(delivery.status, delivery.attempts, None, None)
-        body = json.dumps(delivery.payload, separators=(",", ":")).encode()
-        endpoint = delivery.endpoint
+        status_code, error = _attempt(delivery)
+        with transaction.atomic():
+            delivery = _delivery(delivery_id, lock=True)
+            if delivery.status != WebhookDelivery.Status.PENDING:
+                return DeliveryOutcome(delivery.status, delivery.attempts, None, None)
+            return _outcome_record(delivery, status_code, error)
+    with transaction.atomic():
+        delivery = _delivery(delivery_id, lock=True)
+        if delivery.status != WebhookDelivery.Status.PENDING or not delivery.endpoint.is_active:
+            return DeliveryOutcome(delivery.status, delivery.attempts, None, None)
         # The request is made while the row is locked: a duplicate task (Celery
         # delivers at least once) waits here and then sees the recorded outcome.
-        timestamp = int(time.time())
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": "Takeback-Webhooks/1",
-            HEADER_ID: str(delivery.id),
-            HEADER_TIMESTAMP: str(timestamp),
-        }
-        status_code, error = None, ""
-        try:
-            secret = secret_unseal(endpoint.secret)
-            headers[HEADER_SIGNATURE] = webhook_sign(secret=secret, timestamp=timestamp, body=body)
-            status_code = _post(url=endpoint.url, body=body, headers=headers)
-            if not 200 <= status_code < 300:
-                error = f"HTTP {status_code}"
-        except Exception as failure:
-            # Whatever went wrong (refused, timed out, not HTTP at all) is one failed
-            # attempt, recorded here and retried: it never escapes to the caller.
-            error = f"{type(failure).__name__}: {failure}"[:500]
-        delivery.attempts += 1
-        delivery.last_status_code = status_code
-        delivery.last_error = error
-        retry_in = None
-        if status_code is not None and 200 <= status_code < 300:
-            delivery.status = WebhookDelivery.Status.DELIVERED
-            delivery.delivered_at = timezone.now()
-            delivery.last_error = ""
-            _record_sent(delivery=delivery)
-        elif delivery.attempts >= settings.TAKEBACK_WEBHOOK_MAX_ATTEMPTS:
-            delivery.status = WebhookDelivery.Status.FAILED
-        else:
-            retry_in = retry_delay(attempts=delivery.attempts)
-        delivery.save(
-            update_fields=[
-                "attempts",
-                "last_status_code",
-                "last_error",
-                "status",
-                "delivered_at",
-            ]
-        )
-        return DeliveryOutcome(delivery.status, delivery.attempts, status_code, retry_in)
+        status_code, error = _attempt(delivery)
+        return _outcome_record(delivery, status_code, error)
+
+
+def _delivery(delivery_id: str, *, lock: bool) -> WebhookDelivery:
+    rows = WebhookDelivery.objects.select_related("endpoint__platform")
+    return (rows.select_for_update() if lock else rows).get(pk=delivery_id)
+
+
+def _attempt(delivery: WebhookDelivery) -> tuple[int | None, str]:
+    """POST the delivery's exact body once, signed for this attempt: (status, error)."""
+    body = json.dumps(delivery.payload, separators=(",", ":")).encode()
+    timestamp = int(time.time())
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "Takeback-Webhooks/1",
+        HEADER_ID: str(delivery.id),
+        HEADER_TIMESTAMP: str(timestamp),
+    }
+    try:
+        secret = secret_unseal(delivery.endpoint.secret)
+        headers[HEADER_SIGNATURE] = webhook_sign(secret=secret, timestamp=timestamp, body=body)
+        status_code = _post(url=delivery.endpoint.url, body=body, headers=headers)
+    except Exception as failure:
+        # Whatever went wrong (refused, timed out, not HTTP at all) is one failed
+        # attempt, recorded by the caller and retried: it never escapes.
+        return None, f"{type(failure).__name__}: {failure}"[:500]
+    return status_code, "" if 200 <= status_code < 300 else f"HTTP {status_code}"
+
+
+def _outcome_record(
+    delivery: WebhookDelivery, status_code: int | None, error: str
+) -> DeliveryOutcome:
+    delivery.attempts += 1
+    delivery.last_status_code = status_code
+    delivery.last_error = error
+    retry_in = None
+    if status_code is not None and 200 <= status_code < 300:
+        delivery.status = WebhookDelivery.Status.DELIVERED
+        delivery.delivered_at = timezone.now()
+        delivery.last_error = ""
+        _record_sent(delivery=delivery)
+    elif delivery.attempts >= settings.TAKEBACK_WEBHOOK_MAX_ATTEMPTS:
+        delivery.status = WebhookDelivery.Status.FAILED
+    else:
+        retry_in = retry_delay(attempts=delivery.attempts)
+    delivery.save(
+        update_fields=["attempts", "last_status_code", "last_error", "status", "delivered_at"]
+    )
+    return DeliveryOutcome(delivery.status, delivery.attempts, status_code, retry_in)
 
 
 def _record_sent(*, delivery: WebhookDelivery) -> None:

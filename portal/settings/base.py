@@ -319,6 +319,10 @@ TAKEBACK_WEBHOOK_RETRY_MAX_SECONDS = env.float("TAKEBACK_WEBHOOK_RETRY_MAX_SECON
 # Without a broker, deliveries run on an in-process worker thread (portal/platforms/tasks.py),
 # never inside a request; this sweep stands in for Celery beat's dispatch backstop.
 TAKEBACK_WEBHOOK_LOCAL_SWEEP_SECONDS = env.float("TAKEBACK_WEBHOOK_LOCAL_SWEEP_SECONDS", default=30)
+# A webhook host's name must resolve within this (registration and each attempt).
+TAKEBACK_WEBHOOK_RESOLVE_TIMEOUT_SECONDS = env.float(
+    "TAKEBACK_WEBHOOK_RESOLVE_TIMEOUT_SECONDS", default=3
+)
 # Endpoints must be https. Tests and local development may allow plain http to
 # 127.0.0.1/localhost only; production.py never turns this on.
 TAKEBACK_WEBHOOK_ALLOW_HTTP_LOOPBACK = env.bool(

@@ -13,6 +13,7 @@ Names under example.org resolve to a public address through the test resolver
 
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -139,3 +140,20 @@ def test_an_endpoint_whose_name_stops_resolving_is_a_recorded_retry(acme, monkey
     assert outcome.retry_in is not None
     assert "resolve" in WebhookDelivery.objects.get(pk=delivery_id).last_error
     assert endpoint.endpoint.is_active
+
+
+def test_a_name_that_takes_too_long_to_resolve_is_refused_in_time(acme, settings, monkeypatch):
+    """Found by the outside rerun: with no DNS answer, registration waited the resolver's 10 s."""
+    settings.TAKEBACK_WEBHOOK_RESOLVE_TIMEOUT_SECONDS = 0.5
+    real = socket.getaddrinfo
+
+    def silent(host, *args, **kwargs):
+        if host == "slow.example.net":
+            time.sleep(3)
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", silent)
+    started = time.monotonic()
+    response = acme.client.post(LIST, {"url": "https://slow.example.net/h"}, format="json")
+    assert_error(response, 400, "bad_webhook_url")
+    assert time.monotonic() - started < 2
