@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,6 +41,20 @@ def postgres_database(django_db_setup, django_db_blocker) -> dict:
 
     require_service(connection.vendor == "postgresql", "PostgreSQL (DATABASE_URL)")
     return connection.settings_dict
+
+
+def _forget_connections(app) -> None:
+    """Drop the result backend and broker pool Celery built from the previous settings.
+
+    Celery caches both on first use (a disabled backend while tasks ran eagerly,
+    say): without this, a test earlier in the session decides where `.delay()`
+    sends and where `.get()` waits.
+    """
+    if app._pool is not None:
+        app._pool.force_close_all()
+        app._pool = None
+    app._backend_cache = None
+    app._local = threading.local()
 
 
 @pytest.fixture(scope="session")
@@ -85,6 +100,7 @@ def celery_worker_process(redis_url, postgres_database, tmp_path_factory) -> Ite
     )
     saved = {k: app.conf[k] for k in ("broker_url", "result_backend", "task_always_eager")}
     app.conf.update(broker_url=redis_url, result_backend=redis_url, task_always_eager=False)
+    _forget_connections(app)
     try:
         deadline = time.monotonic() + 60
         while "ready." not in log.read_text():
@@ -94,6 +110,7 @@ def celery_worker_process(redis_url, postgres_database, tmp_path_factory) -> Ite
         yield app
     finally:
         app.conf.update(saved)
+        _forget_connections(app)
         worker.terminate()
         try:
             worker.wait(timeout=20)

@@ -26,6 +26,8 @@ def test_case_items_group_hashes_by_file_and_show_withdrawals():
 
 def test_caseworkers_see_only_their_active_organisations_and_cases():
     user = get_user_model().objects.create_user("worker")
+    # A password alone makes nobody a caseworker: only a session past the second factor.
+    user.is_verified = lambda: False
     mine = Organisation.objects.create(name="Mine", slug="mine")
     closed = Organisation.objects.create(name="Closed", slug="closed", is_active=False)
     other = Organisation.objects.create(name="Other", slug="other")
@@ -34,5 +36,7 @@ def test_caseworkers_see_only_their_active_organisations_and_cases():
     helped = case_with_items(1, organisation=mine).case
     case_with_items(1, organisation=other)
     case_with_items(1)
+    assert list(selectors.organisations_of_user(user=user)) == []
+    user.is_verified = lambda: True
     assert list(selectors.organisations_of_user(user=user)) == [mine]
     assert list(selectors.organisation_cases(organisation=mine)) == [helped]
