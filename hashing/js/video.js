@@ -144,6 +144,40 @@ export function avReduce(num, den, max) {
   return [Number(a1[0]), Number(a1[1])];
 }
 
+// FFmpeg's "standard" frame rates (libavformat/demux.c get_std_framerate, over 12 * 1001):
+// n/12 up to 30, 31..60, 80, 120, 240, and the NTSC 1000/1001 rates.
+const STANDARD_RATES = [
+  ...Array.from({ length: 360 }, (_, i) => (i + 1) / 12),
+  ...Array.from({ length: 30 }, (_, i) => i + 31),
+  80, 120, 240,
+  ...[24, 30, 60, 12, 15, 48].map((r) => (r * 1000) / 1001),
+];
+
+/**
+ * The frame rate FFmpeg settles on for a stream that declares none (a WebM from
+ * MediaRecorder has no DefaultDuration): its estimate from the packets, rounded to the
+ * closest standard rate within 1% (avformat_find_stream_info). FFmpeg's own estimate
+ * (ff_rfps_calculate, over the first packets) is not reproduced: a whole number of frames a
+ * second within 0.5% is preferred, which is what it gave for Chromium's 30 fps recordings
+ * (their millisecond timestamps put the plain estimate nearer 29.97), so a 29.97 fps stream
+ * without DefaultDuration counts as 30 here. Approximate: a video whose rate drifts may
+ * still get another rate than the server's.
+ */
+export function standardRate(estimate) {
+  const whole = Math.round(estimate);
+  if (whole > 0 && Math.abs(estimate / whole - 1) < 0.005) return whole;
+  let best = null;
+  let bestError = 0.01;
+  for (const candidate of STANDARD_RATES) {
+    const error = Math.abs(estimate / candidate - 1);
+    if (error < bestError) {
+      bestError = error;
+      best = candidate;
+    }
+  }
+  return best ?? estimate;
+}
+
 // Matroska element IDs (with their length marker, as written).
 const EBML = { segment: 0x18538067, info: 0x1549a966, tracks: 0x1654ae6b, cluster: 0x1f43b675,
   trackEntry: 0xae, trackType: 0x83, defaultDuration: 0x23e383, timestampScale: 0x2ad7b1, duration: 0x4489 };
@@ -413,14 +447,16 @@ async function openTrack(file, container, signal) {
         packets++;
         ticks += Math.round(packet.duration * timescale);
         first = Math.min(first, packet.timestamp);
-        last = Math.max(last, packet.timestamp + packet.duration);
+        last = Math.max(last, packet.timestamp);
       }
       if (container === "mp4") {
         // mov.c: avg_frame_rate = time_scale * nb_frames / duration (sum of sample durations).
         if (packets && ticks) rate = (packets * timescale) / ticks;
         seconds = ticks / timescale;
       } else if (rate === null && packets > 1 && last > first) {
-        rate = packets / (last - first);
+        // Frame intervals over the span of their start times (the last block's duration
+        // is usually unknown).
+        rate = standardRate((packets - 1) / (last - first));
       }
     }
     if (!rate || !(rate > 0)) throw unreadable("This video does not say how many frames it has per second.");

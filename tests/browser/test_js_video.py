@@ -275,3 +275,33 @@ def test_a_large_file_is_streamed(video_page, hashing_site: Site) -> None:
     got = _in_worker(video_page, hashing_site.add("video/large.mp4", data), record_only=True)
     assert got["ok"], got
     assert got["result"]["record"] == hash_video(data).record()
+
+
+def test_the_small_helpers_agree_with_ffmpeg_and_python(video_page) -> None:
+    values = [0.0625, 0.1875, 1.0005, 2.0025, 0.9843166470527649, 3.003, 1 / 3, 2.5e-4]
+    got = video_page.evaluate(
+        """(values) => {
+            const v = window.takebackVideo.video;
+            return {
+                reduced: [
+                    v.avReduce(1e9, 33366667, 30000), v.avReduce(1e9, 33333333, 30000),
+                    v.avReduce(1e9, 41708333, 30000), v.avReduce(30 * 15360, 512 * 30, 2 ** 31 - 1),
+                ],
+                rates: [v.standardRate(29.946), v.standardRate(24.9), v.standardRate(23.976),
+                        v.standardRate(12.53), v.standardRate(33.3), v.standardRate(70.5)],
+                rounded: values.map(v.roundMillis),
+                sniffed: [[0x1a, 0x45, 0xdf, 0xa3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+                          [0, 0, 0, 24, 102, 116, 121, 112, 105, 115, 111, 109, 0, 0, 0, 0],
+                          [0, 0, 0, 24, 102, 116, 121, 112, 104, 101, 105, 99, 0, 0, 0, 0]]
+                    .map((head) => v.sniffContainer(new Uint8Array(head))),
+            };
+        }""",
+        values,
+    )
+    # av_reduce as FFmpeg's matroska demuxer calls it: 30000/1001, 30/1, 24000/1001, 30/1.
+    assert got["reduced"] == [[30000, 1001], [30, 1], [24000, 1001], [30, 1]]
+    # Whole rates within 0.5% first (so 23.976 counts as 24), else FFmpeg's standard rates
+    # within 1% (12.5 = 150/12), else the estimate itself.
+    assert got["rates"] == [30, 25, 24, 12.5, 33, 70.5]
+    assert got["rounded"] == [round(v, 3) for v in values]
+    assert got["sniffed"] == ["matroska", "mp4", None]
