@@ -576,6 +576,7 @@ async function decodeAndSample(sink, config, rate, secondsPerHash, limits, signa
     },
   });
   decoder.addEventListener("dequeue", notify);
+  if (signal) signal.addEventListener("abort", notify, { once: true });
   const collect = async () => {
     const { n, promise } = hashing.shift();
     const { pdq, quality } = await promise;
@@ -612,6 +613,7 @@ async function decodeAndSample(sink, config, rate, secondsPerHash, limits, signa
       if (decoded > limits.maxFrames) throw tooLarge(`This video has too many frames to hash (the limit is ${limits.maxFrames}).`);
       await drain(false);
       while (decoder.decodeQueueSize > DECODE_QUEUE) {
+        checkAborted(signal);
         if (failure) throw failure;
         await wait();
         await drain(false);
@@ -624,6 +626,7 @@ async function decodeAndSample(sink, config, rate, secondsPerHash, limits, signa
     let flushed = false;
     flushing.then(() => { flushed = true; notify(); }, () => { flushed = true; notify(); });
     while (!flushed) {
+      checkAborted(signal);
       await drain(false);
       if (!flushed) await wait();
     }
