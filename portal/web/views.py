@@ -7,6 +7,7 @@ them in memory, hashes them and drops them. Sign-in, recovery and their
 lock-outs are services too (`portal.cases.sign_in`): views validate and render.
 """
 
+import json
 import time
 import uuid
 from typing import Any
@@ -26,6 +27,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 import hashing
+from portal import sealing
 from portal.cases import selectors, server_hashing, services, sign_in, throttling
 from portal.cases.models import Case, Organisation
 from portal.exceptions import ApplicationError
@@ -45,6 +47,7 @@ SESSION_CASE_CHECK = "tb_case_check"
 # held only until the person opens their case, leaves, or SECRETS_SHOWN_SECONDS pass.
 SESSION_CREATED = "tb_created"
 SECRETS_SHOWN_SECONDS = 10 * 60
+_SECRETS_PURPOSE = "shown-case-secrets"
 
 MAX_JSON_BODY = 256 * 1024  # 100 files of hashes are a few tens of kB
 
@@ -96,14 +99,16 @@ def _show_created(
     """Keep the new secrets for the page that shows them, then redirect there (PRG).
 
     Privacy: the PIN and recovery code sit in this browser's session for at most
-    SECRETS_SHOWN_SECONDS, only so a reload doesn't lose them; opening the case,
-    quick exit or the time limit removes them. Nothing else ever keeps them readable.
+    SECRETS_SHOWN_SECONDS, only so a reload doesn't lose them, and sealed
+    (portal.sealing): the session store holds them encrypted, so a dump of it
+    alone reveals neither. Opening the case, quick exit or the time limit
+    removes them.
     """
     _open_case(request, created.case)
+    secrets = json.dumps({"pin": created.pin, "recovery_code": created.recovery_code})
     request.session[SESSION_CREATED] = {
         "case": created.case.pk,
-        "pin": created.pin,
-        "recovery_code": created.recovery_code,
+        "secrets": sealing.seal(secrets, purpose=_SECRETS_PURPOSE),
         "reset": reset,
         "labels": labels or [],
         "low_quality": low_quality or [],
@@ -343,17 +348,21 @@ def created(request: HttpRequest, *, reset: bool = False) -> HttpResponse:
     shown = request.session.get(SESSION_CREATED) or {}
     case = Case.objects.filter(pk=shown["case"]).first() if shown.get("case") else None
     fresh = bool(shown) and time.time() - shown.get("at", 0) < SECRETS_SHOWN_SECONDS
-    if case is None or not fresh or shown.get("reset") != reset:
+    opened = sealing.unseal(
+        shown.get("secrets", ""), purpose=_SECRETS_PURPOSE, max_age=SECRETS_SHOWN_SECONDS
+    )
+    if case is None or not fresh or opened is None or shown.get("reset") != reset:
         request.session.pop(SESSION_CREATED, None)
         return redirect("web:status")
+    secrets = json.loads(opened)
     return render(
         request,
         "web/created.html",
         {
             "created": {
                 "case": case,
-                "pin": shown["pin"],
-                "recovery_code": shown.get("recovery_code"),
+                "pin": secrets["pin"],
+                "recovery_code": secrets.get("recovery_code"),
             },
             "expires_on": _expiry(case),
             "reset": reset,

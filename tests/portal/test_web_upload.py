@@ -165,3 +165,17 @@ def test_quick_exit_ends_the_session(client, eligible):
     assert response.status_code == 302 and response.url.startswith("https://")
     assert client.get(reverse("web:status")).url == reverse("web:status_login")
     assert client.get(reverse("web:upload")).url == reverse("web:start")
+
+
+def test_the_secrets_kept_for_the_result_page_are_sealed_in_the_session_store(client, eligible):
+    from django.contrib.sessions.models import Session
+
+    client.post(
+        reverse("web:upload"), {"files": _file(_png(13)), "consent": "on", "recovery": "on"}
+    )
+    page = client.get(reverse("web:created")).content.decode()
+    pin = re.search(r'id="secret-pin"[^>]*>\s*([0-9]{8})', page).group(1)
+    stored = [session.get_decoded() for session in Session.objects.all()]
+    # A dump of the session table alone doesn't give the PIN or the recovery code.
+    assert stored and pin not in repr(stored)
+    assert not re.search(r"[0-9A-Z]{4}(-[0-9A-Z]{4}){4}", repr(stored))
