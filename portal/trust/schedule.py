@@ -38,7 +38,9 @@ def _serving() -> bool:
 
 def local_schedule_tick() -> int:
     """Run the scheduled jobs once (what the thread does each interval)."""
-    return int(cases_expire_task.apply().get())
+    # The task's own body, in this thread: `.apply()` would make Celery set up (and
+    # cache) a result backend for this process.
+    return int(cases_expire_task.run())
 
 
 def _loop(interval: float) -> None:
