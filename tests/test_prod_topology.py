@@ -107,6 +107,10 @@ def _within(seconds: float, check) -> float:
     return time.monotonic() - start
 
 
+def _redis_database(url: str, number: int) -> str:
+    return urllib.parse.urlsplit(url)._replace(path=f"/{number}").geturl()
+
+
 @pytest.fixture(scope="module")
 def production_env(tmp_path_factory) -> Iterator[dict[str, str]]:
     """Production settings on a fresh database of the throw-away PostgreSQL, and its Redis."""
@@ -133,9 +137,11 @@ def production_env(tmp_path_factory) -> Iterator[dict[str, str]]:
         DJANGO_SECRET_KEY="topology-test-" + "k" * 50,
         DJANGO_ALLOWED_HOSTS=HOST,
         DATABASE_URL=url._replace(path=f"/{name}").geturl(),
-        REDIS_URL=redis_url,
+        # Redis databases of their own, so that nothing these servers count or enqueue
+        # reaches the other tests of the session (their worker runs on another database).
+        REDIS_URL=_redis_database(redis_url, 8),
         # As in production: tasks go to Redis (no worker needed for what this test reads).
-        CELERY_BROKER_URL=redis_url,
+        CELERY_BROKER_URL=_redis_database(redis_url, 9),
         TAKEBACK_VAR_DIR=str(tmp / "var"),
         GUNICORN_WORKERS="2",
     )
