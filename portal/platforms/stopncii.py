@@ -38,6 +38,7 @@ from portal.platforms.feed import feed_head, feed_served_record
 from portal.platforms.models import Decoy, HashFeedback, Platform
 from portal.platforms.pseudonyms import decoy_disguise, pseudonymous_case_id
 from portal.platforms.services import FeedbackReport, feedback_submit
+from portal.trust.audit import platform_audit
 
 # The contract's names (threatexchange StopNCIISignalType / StopNCIICaseStatus /
 # StopNCIICSPFeedbackValue values).
@@ -271,6 +272,16 @@ def stopncii_feed_page(*, platform: Platform, position: FeedPosition, limit: int
     # The victim's "received by" count reads this; it shouldn't wait for rows
     # this exchange doesn't carry, which can't reach the platform through it.
     feed_served_record(platform_id=platform.pk, position=new_position.after_seq)
+    if records:  # every download of hashes is in the audit log, as for the native feed
+        platform_audit(
+            platform=platform,
+            action="stopncii_download",
+            detail={
+                "after": position.after_seq,
+                "to": new_position.after_seq,
+                "records": len(records),
+            },
+        )
     return FeedPage(records=records, position=new_position, has_more=has_more)
 
 

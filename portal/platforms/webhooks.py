@@ -66,6 +66,7 @@ from django.utils import timezone
 from portal.exceptions import ApplicationError
 from portal.platforms.feed import entry_wire, feed_head, feed_page_get, feed_served_record
 from portal.platforms.models import Platform, WebhookDelivery, WebhookEndpoint
+from portal.trust.audit import platform_audit
 
 MAX_ENDPOINTS_PER_PLATFORM = 5
 SIGNATURE_VERSION = "v1"
@@ -481,7 +482,17 @@ def _outcome_record(
 
 
 def _record_sent(*, delivery: WebhookDelivery) -> None:
-    """Count the delivery as sent (fetched_seq) when it continues what the platform has."""
+    """Log the push, and count it as sent (fetched_seq) when it continues what the platform has."""
+    # Every push of hashes is in the audit log, as every feed download is.
+    platform_audit(
+        platform=delivery.endpoint.platform,
+        action="webhook_push",
+        detail={
+            "from": delivery.first_seq,
+            "to": delivery.last_seq,
+            "entries": len(delivery.payload.get("entries", [])),
+        },
+    )
     earlier_open = delivery.endpoint.deliveries.filter(first_seq__lt=delivery.first_seq).exclude(
         status=WebhookDelivery.Status.DELIVERED
     )
