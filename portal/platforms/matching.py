@@ -20,9 +20,10 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
+import numpy as np
 from django.db import connection
 
-from hashing.algorithms import SHARED_ALGORITHMS, SHARED_EXACT, SHARED_PERCEPTUAL
+from hashing.algorithms import ALGORITHMS, SHARED_ALGORITHMS, SHARED_EXACT, SHARED_PERCEPTUAL
 from hashing.distance import MATCH_THRESHOLDS
 from hashing.index import HashIndex
 from portal.cases.models import SubmittedHash
@@ -92,12 +93,12 @@ class _LiveIndex:
             if database != self.database or head < self.position:
                 # Another database, or a restored one whose feed went back: start over.
                 self.index, self.position, self.database = HashIndex(self.algorithm), 0, database
-            if head > self.position:
+            if head > self.position and self.position == 0:
+                self.index = self._load(head=head)
+            elif head > self.position:
                 rows = SubmittedHash.objects.filter(
                     algorithm=self.algorithm, feed_seq__gt=self.position, feed_seq__lte=head
                 )
-                if self.position == 0:
-                    rows = rows.filter(status=SubmittedHash.Status.ACTIVE)
                 for pk, value, status in rows.values_list("pk", "value", "status").iterator(
                     chunk_size=10_000
                 ):
@@ -105,8 +106,25 @@ class _LiveIndex:
                         self.index.add(pk, value)
                     elif pk in self.index:
                         self.index.remove(pk)
-                self.position = head
+            self.position = max(self.position, head)
             return self.index
+
+    def _load(self, *, head: int) -> HashIndex:
+        """A new process's index: every active row up to `head`, built in one go from arrays
+        (much faster than adding rows one by one to the multi-index)."""
+        rows = SubmittedHash.objects.filter(
+            algorithm=self.algorithm, status=SubmittedHash.Status.ACTIVE, feed_seq__lte=head
+        ).values_list("pk", "value")
+        ids: list[int] = []
+        values: list[str] = []
+        for pk, value in rows.iterator(chunk_size=10_000):
+            ids.append(pk)
+            values.append(value)
+        width = ALGORITHMS[self.algorithm].bits // 8
+        hashes = np.frombuffer(bytes.fromhex("".join(values)), dtype=np.uint8)
+        return HashIndex.from_arrays(
+            self.algorithm, np.array(ids, dtype=np.int64), hashes.reshape(len(ids), width)
+        )
 
 
 _INDEXES = {algorithm: _LiveIndex(algorithm) for algorithm in PERCEPTUAL_ALGORITHMS}
