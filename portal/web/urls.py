@@ -27,6 +27,7 @@ urlpatterns = [
     path("case/withdraw/", views.case_withdraw, name="case_withdraw"),
     path("case/renew/", views.case_renew, name="case_renew"),
     path("case/sign-out/", views.status_logout, name="status_logout"),
+    path("case/organisation/unlink/", views.case_unlink, name="case_unlink"),
     path("case/recover/", views.recover, name="recover"),
     path("case/new-pin/", views.created, {"reset": True}, name="recovered"),
     path("caseworkers/sign-in/", caseworkers.OrgLoginView.as_view(), name="org_login"),

@@ -30,6 +30,7 @@ import hashing
 from portal import sealing
 from portal.cases import selectors, server_hashing, services, sign_in, throttling
 from portal.cases.models import Case, Organisation
+from portal.charities import services as charities_services
 from portal.exceptions import ApplicationError
 from portal.platforms.selectors import case_distribution, participating_platforms
 from portal.web import caseworkers, forms
@@ -537,6 +538,22 @@ def case_withdraw(request: HttpRequest) -> HttpResponse:
         )
         return redirect("web:status")
     return render(request, "web/confirm_withdraw.html", {"case": case, "item": None})
+
+
+@require_POST
+def case_unlink(request: HttpRequest) -> HttpResponse:
+    """The victim stops sharing their case with the support organisation that helped."""
+    case = _session_case(request)
+    if case is None:
+        return redirect("web:status_login")
+    organisation = charities_services.case_unlink_by_victim(case=case)
+    if organisation is not None:
+        messages.success(
+            request,
+            _("%(organisation)s no longer sees this case. Nothing else about it has changed.")
+            % {"organisation": organisation.name},
+        )
+    return redirect("web:status")
 
 
 @require_POST

@@ -251,3 +251,20 @@ def test_read_only_pages_answer_head_requests_for_monitors(client):
     assert response.status_code == 200 and response.content == b""
     # Pages that need the eligibility answers redirect, as GET does, rather than 405.
     assert client.head(reverse("web:submit")).status_code == 302
+
+
+def test_the_victim_can_unlink_their_case_from_the_organisation(client):
+    helping = Organisation.objects.create(name="Helpline", slug="helpline")
+    created = case_with_items(1, organisation=helping)
+    _login(client, created.case.number, created.pin)
+    page = client.get(reverse("web:status")).content.decode()
+    assert "Helpline" in page and reverse("web:case_unlink") in page
+    response = client.post(reverse("web:case_unlink"))
+    assert response.url == reverse("web:status")
+    created.case.refresh_from_db()
+    assert created.case.organisation is None
+    page = client.get(reverse("web:status")).content.decode()
+    assert "no longer sees this case" in page and reverse("web:case_unlink") not in page
+    # Only the case's own session can do it, and only by POST.
+    assert Client().post(reverse("web:case_unlink")).url == reverse("web:status_login")
+    assert client.get(reverse("web:case_unlink")).status_code == 405
