@@ -113,6 +113,7 @@ class SubmittedHash(models.Model):
 
     class Meta:
         ordering = ["feed_seq"]
+        verbose_name_plural = "submitted hashes"
         constraints = [
             models.UniqueConstraint(
                 fields=["case", "algorithm", "value"], name="hash_once_per_case"

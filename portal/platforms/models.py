@@ -84,6 +84,8 @@ class HashFeedback(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = "hash feedback"
+        verbose_name_plural = "hash feedback"
         constraints = [
             models.UniqueConstraint(
                 fields=["platform", "submitted_hash"], name="feedback_once_per_platform_hash"
@@ -168,6 +170,7 @@ class WebhookDelivery(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        verbose_name_plural = "webhook deliveries"
         indexes = [models.Index(fields=["endpoint", "status"])]
 
     def __str__(self) -> str:

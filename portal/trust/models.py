@@ -25,6 +25,7 @@ class BenignHash(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name_plural = "benign hashes"
         ordering = ["algorithm", "label"]
         constraints = [
             models.UniqueConstraint(fields=["algorithm", "value"], name="benign_once"),
@@ -120,6 +121,7 @@ class DecoyFeedback(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name_plural = "decoy feedback"
         constraints = [
             models.UniqueConstraint(fields=["platform", "decoy"], name="decoy_feedback_once"),
         ]
