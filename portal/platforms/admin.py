@@ -3,6 +3,7 @@
 from django import forms
 from django.contrib import admin, messages
 from django.http import HttpRequest
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
 
@@ -79,6 +80,11 @@ class PlatformAdmin(admin.ModelAdmin):
         # Switch a platform off instead: deleting it would drop its feedback
         # (corroboration, quarantine votes) and its decoys (leak tracing).
         return False
+
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context=None):
+        # A platform made by the plain form would have no keys and no decoys:
+        # onboarding (portal/charities/admin_views.py) issues both.
+        return redirect("admin:charities_platform_onboard")
 
     def get_urls(self):
         return [
