@@ -9,10 +9,12 @@ their language's Plural-Forms header asks for.
 from __future__ import annotations
 
 import ast
+import os
 import re
 import shutil
 import struct
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -129,3 +131,40 @@ def test_translations_keep_placeholders_and_the_plural_forms_of_their_language(
             assert sorted(PLACEHOLDER.findall(entry.msgstrs[0])) == sorted(
                 PLACEHOLDER.findall(entry.msgid)
             ), (entry.msgid, entry.msgstrs[0])
+
+
+@pytest.mark.parametrize("code", LANGUAGES)
+def test_no_entry_of_a_catalogue_is_untranslated_or_fuzzy(code: str) -> None:
+    _, entries = po_entries(LOCALE_DIR / code / "LC_MESSAGES" / "django.po")
+    fuzzy = [entry.msgid for entry in entries if entry.fuzzy]
+    untranslated = [entry.msgid for entry in entries if not all(entry.msgstrs)]
+    assert fuzzy == [], f"{code}: fuzzy (check and translate): {fuzzy}"
+    assert untranslated == [], f"{code}: untranslated: {untranslated}"
+
+
+def test_the_catalogues_hold_every_string_of_the_pages(tmp_path: Path) -> None:
+    """makemessages over a copy of the sources finds nothing the catalogues lack, so a
+    string added to a page or to strings.py without its translations fails here."""
+    require_service(shutil.which("xgettext") is not None, "xgettext (apt-get install gettext)")
+    copy = tmp_path / "src"
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "static")
+    # The project's own packages (Django imports every installed app) and the templates.
+    packages = {app.split(".")[0] for app in settings.INSTALLED_APPS}
+    for name in [*sorted(p for p in packages if (ROOT / p).is_dir()), "templates"]:
+        shutil.copytree(ROOT / name, copy / name, ignore=ignore)
+    shutil.copy(ROOT / "manage.py", copy / "manage.py")
+    command = ["makemessages", "--all", "--no-location", "--no-obsolete", "--ignore=api"]
+    subprocess.run(
+        [sys.executable, "manage.py", *command],
+        cwd=copy,
+        env={**os.environ, "TAKEBACK_VAR_DIR": str(tmp_path / "var")},
+        check=True,
+        capture_output=True,
+    )
+    missing = {}
+    for code in LANGUAGES:
+        _, entries = po_entries(copy / "portal" / "locale" / code / "LC_MESSAGES" / "django.po")
+        new = [e.msgid for e in entries if e.fuzzy or not all(e.msgstrs)]
+        if new:
+            missing[code] = new
+    assert missing == {}, "run scripts/messages and translate: " + repr(missing)
