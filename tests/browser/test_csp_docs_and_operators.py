@@ -61,7 +61,7 @@ def test_the_operators_admin_works_under_a_strict_csp(page, live_server, django_
     for path in [
         "/operators/",
         "/operators/platforms/platform/",
-        "/operators/onboarding/platform/",  
+        "/operators/onboarding/platform/",
     ]:
         response = page.goto(f"{live_server.url}{path}")
         assert response.status == 200, path
