@@ -107,10 +107,9 @@ def test_right_to_left_pages_are_mirrored_at_360_px(
         page.locator("main form button[type=submit]").click()
         field = page.locator(".has-error").first
         expect(field).to_be_visible()
-        borders = field.evaluate(
-            "f => [getComputedStyle(f).borderRightWidth, getComputedStyle(f).borderLeftWidth]"
-        )
-        assert borders == ["4px", "0px"], borders
+        # expect() retries: under load the stylesheet may apply a moment after the page.
+        expect(field).to_have_css("border-right-width", "4px")
+        expect(field).to_have_css("border-left-width", "0px")
         assert page.evaluate("document.documentElement.scrollWidth") <= width
         portal.shot(f"{code}-rtl-start-errors")
 
