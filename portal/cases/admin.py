@@ -73,33 +73,24 @@ class CaseAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Withdraw: take every hash out of the feed as removals")
     def withdraw(self, request, queryset) -> None:
-        removed = 0
-        for case in queryset:
-            with transaction.atomic():
-                count = services.case_withdraw(case=case)
-                _audit(
-                    request,
-                    action="case_withdraw",
-                    target=f"case:{case.pk}",
-                    detail={"hashes": count},
-                )
-            removed += count
+        removed = self._remove_each(request, queryset, services.case_withdraw, "case_withdraw")
         self.message_user(request, f"{removed} hash(es) withdrawn.", messages.SUCCESS)
 
     @admin.action(description="Expire now: take every hash out of the feed as removals")
     def expire(self, request, queryset) -> None:
+        removed = self._remove_each(request, queryset, services.case_expire, "case_expire")
+        self.message_user(request, f"{removed} hash(es) expired.", messages.SUCCESS)
+
+    @staticmethod
+    def _remove_each(request, queryset, remove, action: str) -> int:
+        """Apply a removal service to each case, one transaction and audit row per case."""
         removed = 0
         for case in queryset:
             with transaction.atomic():
-                count = services.case_expire(case=case)
-                _audit(
-                    request,
-                    action="case_expire",
-                    target=f"case:{case.pk}",
-                    detail={"hashes": count},
-                )
+                count = remove(case=case)
+                _audit(request, action=action, target=f"case:{case.pk}", detail={"hashes": count})
             removed += count
-        self.message_user(request, f"{removed} hash(es) expired.", messages.SUCCESS)
+        return removed
 
 
 @admin.register(SubmittedHash)
