@@ -164,6 +164,25 @@ def example_org_dns(monkeypatch) -> None:
     monkeypatch.setattr(webhooks, "_resolve", resolve)
 
 
+@pytest.fixture
+def _audit_log_reset(transactional_db) -> Iterator[None]:
+    """Empty the audit log before a transactional test's flush, as only its owner can.
+
+    The database refuses to delete recent audit rows (portal/trust/audit_guard.py), and
+    on SQLite the flush deletes row by row: lift the guard, empty the table, put the
+    guard back (set up after `transactional_db`, so this runs before its flush).
+    """
+    yield
+    from django.db import connection
+
+    from portal.trust.audit_guard import audit_guard_drop, audit_guard_install
+
+    audit_guard_drop(connection)
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM trust_auditevent")
+    audit_guard_install(connection)
+
+
 @pytest.fixture(autouse=True)
 def _feed_counter_row(request) -> None:
     """Put back the feed counter row that migration cases.0002 creates.
@@ -178,6 +197,7 @@ def _feed_counter_row(request) -> None:
     )
     if transactional:
         request.getfixturevalue("transactional_db")
+        request.getfixturevalue("_audit_log_reset")
     elif marker or "db" in request.fixturenames:
         request.getfixturevalue("db")
     else:

@@ -76,7 +76,9 @@ def decoy_matches(
     *, platform: Platform, algorithm: str, forms: tuple[str, ...], threshold: int
 ) -> list[DecoyHit]:
     """The platform's own decoys within `threshold` of any of `forms` (exact for digests)."""
-    decoys = list(Decoy.objects.filter(platform=platform, algorithm=algorithm))
+    decoys = list(
+        Decoy.objects.filter(platform=platform, algorithm=algorithm, status=Decoy.Status.ACTIVE)
+    )
     hits: list[tuple[Decoy, int, str]] = []
     for decoy in decoys:
         if ALGORITHMS[algorithm].exact:

@@ -17,20 +17,47 @@ how else a platform sees them is in decoy_view.py.
 
 Decoys take feed positions like every other feed writer, so the feed's
 listeners (webhooks) hear of them the same way (portal/cases/positions.py).
+
+**Lifecycle** (issue 9: decoys that never change stand out). A platform's first
+decoy case is made when it is registered. From then on decoy cases live as real
+cases do: `decoys_rotate` (hourly, Celery beat or the in-process schedule) plans the
+coming hour, and each planned event runs at its own random moment in it:
+
+- *arrivals*: each platform gets fresh decoy cases as a Poisson process whose rate is
+  `TAKEBACK_DECOY_CASES_PER_REAL_CASE` times the real cases that arrived in the same
+  hour of the day over the past week (so decoys follow the daily pattern of real
+  arrivals, at times independent of any one real case); a decoy case copies the
+  layout of a random recent real case: its number of files, each file's media kind,
+  algorithms (in feed order) and PDQ quality;
+- *withdrawals*: each active decoy case is withdrawn with the probability real cases
+  are (`decoy_withdrawal_rate`: `TAKEBACK_DECOY_WITHDRAWAL_RATE` per case per day, or,
+  when unset, the rate measured on real cases over the last 90 days), as a removal at
+  new feed positions exactly like a real withdrawal (op `remove`, status `withdrawn`,
+  StopNCII `Withdrawn`, out of snapshots and /match);
+- *expiry*: a decoy case older than `TAKEBACK_CASE_LIFETIME_DAYS` expires in the
+  hourly run, as unrenewed real cases do in theirs (StopNCII `Deleted`).
+
+A withdrawn or expired decoy keeps its row: a leaked copy still traces.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import random
 import re
+import secrets
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
 
 from hashing.algorithms import ALGORITHMS, IMAGE, SHARED_ALGORITHMS, VIDEO
-from portal.cases.models import SubmittedHash
+from portal.cases.models import Case, SubmittedHash
 from portal.cases.positions import feed_positions_allocate
 from portal.platforms.matching import match_index_current
 from portal.platforms.models import Decoy, Platform
@@ -57,7 +84,7 @@ def _seed(*, platform: Platform, algorithm: str, counter: int) -> bytes:
 
 def decoy_value(*, platform: Platform, algorithm: str, counter: int) -> str:
     """The `counter`-th candidate decoy of `algorithm` for `platform` (deterministic)."""
-    if algorithm not in DECOYS_PER_ALGORITHM:
+    if algorithm not in SHARED_ALGORITHMS:
         raise ValueError(f"no decoys for {algorithm!r}")
     seed = _seed(platform=platform, algorithm=algorithm, counter=counter)
     facts = ALGORITHMS[algorithm]
@@ -77,46 +104,275 @@ def _matches_real(*, algorithm: str, value: str) -> bool:
     return bool(match_index_current(algorithm=algorithm).query(value, facts.threshold))
 
 
+# One file of a case's layout: its media kind and its hashes' (algorithm, PDQ quality).
+FileShape = tuple[str, tuple[tuple[str, int | None], ...]]
+
+
+def _registration_shape(*, platform: Platform) -> list[FileShape]:
+    """DECOY_FILES, with a PDQ quality of 70-100 derived from the platform's salt."""
+    shape = []
+    for n, (media_kind, algorithms) in enumerate(DECOY_FILES):
+        quality = 70 + _seed(platform=platform, algorithm="q", counter=n + 1)[0] % 31
+        shape.append(
+            (
+                media_kind,
+                tuple(
+                    (a, quality if a == SubmittedHash.Algorithm.PDQ else None) for a in algorithms
+                ),
+            )
+        )
+    return shape
+
+
+def _real_case_shape(*, now: datetime, rng: random.Random) -> list[FileShape] | None:
+    """The layout of a random real case of the last 30 days (None if there is none).
+
+    Its files in the order they were added, each with its media kind and its hashes'
+    algorithms and PDQ quality, as first stored (creation order, whatever happened since).
+    """
+    recent = Case.objects.filter(created_at__gte=now - timedelta(days=30), created_at__lte=now)
+    count = recent.count()
+    if not count:
+        return None
+    case_id = recent.order_by("pk").values_list("pk", flat=True)[rng.randrange(count)]
+    files: dict[object, tuple[str, list[tuple[str, int | None]]]] = {}
+    for item_id, media_kind, algorithm, quality in (
+        SubmittedHash.objects.filter(case_id=case_id)
+        .order_by("pk")
+        .values_list("item_id", "media_kind", "algorithm", "quality")
+    ):
+        files.setdefault(item_id, (media_kind, []))[1].append((algorithm, quality))
+    return [(kind, tuple(hashes)) for kind, hashes in files.values()] or None
+
+
+def _fresh_value(*, platform: Platform, algorithm: str, start: int) -> tuple[str, int]:
+    """The platform's next unused decoy value of `algorithm`, from counter `start` on."""
+    counter = start
+    while True:
+        value = decoy_value(platform=platform, algorithm=algorithm, counter=counter)
+        counter += 1
+        if not Decoy.objects.filter(
+            algorithm=algorithm, value=value
+        ).exists() and not _matches_real(algorithm=algorithm, value=value):
+            return value, counter
+
+
+def _case_key() -> int:
+    # Random, so a platform can't count decoy cases from their pseudonyms' inputs.
+    return secrets.randbits(62) + 1
+
+
 @transaction.atomic
-def decoys_create(*, platform: Platform) -> list[Decoy]:
-    """Give `platform` its decoys (the missing ones), each at a new feed position."""
-    # Decoys it already has (e.g. of an older layout) count against the files.
-    have: dict[str, int] = {}
-    for algorithm in Decoy.objects.filter(platform=platform).values_list("algorithm", flat=True):
-        have[algorithm] = have.get(algorithm, 0) + 1
-    rows: list[Decoy] = []
-    taken = set(Decoy.objects.values_list("value", flat=True))
+def decoy_case_register(
+    *, platform: Platform, shape: list[FileShape] | None = None, rng: random.Random | None = None
+) -> list[Decoy]:
+    """One new decoy case for `platform`, now: its files at new feed positions.
+
+    `shape` defaults to the layout of a random recent real case (else DECOY_FILES).
+    """
+    rng = rng or random.Random(secrets.randbits(64))
+    now = timezone.now()
+    shape = shape or _real_case_shape(now=now, rng=rng) or _registration_shape(platform=platform)
     counters: dict[str, int] = {}
-    for media_kind, algorithms in DECOY_FILES:
-        for algorithm in algorithms:
-            if have.get(algorithm, 0) > 0:
-                have[algorithm] -= 1
-                continue
-            while True:
-                counter = counters.get(algorithm, 0)
-                counters[algorithm] = counter + 1
-                value = decoy_value(platform=platform, algorithm=algorithm, counter=counter)
-                if value not in taken and not _matches_real(algorithm=algorithm, value=value):
-                    break
-            taken.add(value)
-            quality = None
-            if algorithm == SubmittedHash.Algorithm.PDQ:
-                quality = 70 + _seed(platform=platform, algorithm="q", counter=counter + 1)[0] % 31
+    rows: list[Decoy] = []
+    case_key = _case_key()
+    for media_kind, hashes in shape:
+        item_key = _case_key()
+        for algorithm, quality in hashes:
+            start = counters.get(algorithm)
+            if start is None:
+                start = Decoy.objects.filter(platform=platform, algorithm=algorithm).count()
+            value, counters[algorithm] = _fresh_value(
+                platform=platform, algorithm=algorithm, start=start
+            )
             rows.append(
                 Decoy(
                     platform=platform,
                     algorithm=algorithm,
                     value=value,
-                    quality=quality,
+                    quality=quality if algorithm == SubmittedHash.Algorithm.PDQ else None,
                     media_kind=media_kind,
+                    case_key=case_key,
+                    item_key=item_key,
                 )
             )
     if not rows:
         return []
     # Positions from the shared counter: decoys sit among real entries in the feed.
-    for row, seq in zip(rows, feed_positions_allocate(count=len(rows)), strict=True):
-        row.feed_seq = seq
+    positions = feed_positions_allocate(count=len(rows))
+    # The clock after the feed lock, as for real rows: times follow feed order.
+    now = timezone.now()
+    for row, seq in zip(rows, positions, strict=True):
+        row.feed_seq, row.changed_at = seq, now
     return Decoy.objects.bulk_create(rows)
+
+
+@transaction.atomic
+def decoys_create(*, platform: Platform) -> list[Decoy]:
+    """Give `platform` its first decoy case (DECOY_FILES) if it has no active decoy."""
+    if Decoy.objects.filter(platform=platform, status=Decoy.Status.ACTIVE).exists():
+        return []
+    return decoy_case_register(platform=platform, shape=_registration_shape(platform=platform))
+
+
+@transaction.atomic
+def decoy_case_withdraw(
+    *, platform_id: int, case_key: int, status: str = Decoy.Status.WITHDRAWN
+) -> int:
+    """Withdraw (or expire) one decoy case: each decoy leaves the feed as a removal.
+
+    Exactly what a real withdrawal does (portal/cases/services.py `_hashes_remove`):
+    new positions in the old order, the clock read after the feed lock.
+    """
+    rows = list(
+        Decoy.objects.select_for_update()
+        .filter(platform_id=platform_id, case_key=case_key, status=Decoy.Status.ACTIVE)
+        .order_by("feed_seq")
+    )
+    if not rows:
+        return 0
+    positions = feed_positions_allocate(count=len(rows))
+    now = timezone.now()
+    for row, seq in zip(rows, positions, strict=True):
+        row.status, row.feed_seq, row.changed_at, row.removed_at = status, seq, now, now
+    Decoy.objects.bulk_update(rows, ["status", "feed_seq", "changed_at", "removed_at"])
+    return len(rows)
+
+
+# Rotation -------------------------------------------------------------------------
+
+# Until there are this many real cases to measure a withdrawal rate on, decoy cases
+# are withdrawn at FALLBACK_WITHDRAWAL_RATE per case per day (one in about four a year).
+MIN_CASES_MEASURED = 20
+FALLBACK_WITHDRAWAL_RATE = 1 / (4 * 365)
+WITHDRAWAL_WINDOW = timedelta(days=90)
+ARRIVAL_WEEK_DAYS = 7
+
+REGISTER = "register"
+WITHDRAW = "withdraw"
+
+
+@dataclass(frozen=True)
+class DecoyEvent:
+    """One planned change to a platform's decoys, `delay` seconds after planning."""
+
+    delay: float
+    kind: str  # REGISTER or WITHDRAW
+    platform_id: int
+    case_key: int = 0
+
+
+def decoy_withdrawal_rate(*, now: datetime) -> float:
+    """Withdrawals per case per day: the setting, or real cases' over the last 90 days.
+
+    Measured as whole-case withdrawals in the window divided by the case-days real
+    cases were active in it (each case counted from its creation or the window's start
+    to its withdrawal, expiry or now).
+    """
+    if settings.TAKEBACK_DECOY_WITHDRAWAL_RATE is not None:
+        return float(settings.TAKEBACK_DECOY_WITHDRAWAL_RATE)
+    start = now - WITHDRAWAL_WINDOW
+    alive = Case.objects.filter(created_at__lte=now).exclude(
+        Q(status=Case.Status.WITHDRAWN, withdrawn_at__lt=start)
+        | Q(status=Case.Status.EXPIRED, expires_at__lt=start)
+    )
+    withdrawn, exposure, cases = 0, 0.0, 0
+    for created_at, status, withdrawn_at, expires_at in alive.values_list(
+        "created_at", "status", "withdrawn_at", "expires_at"
+    ).iterator(chunk_size=10_000):
+        end = now
+        if status == Case.Status.WITHDRAWN and withdrawn_at is not None:
+            end = min(now, withdrawn_at)
+            withdrawn += start <= withdrawn_at <= now
+        elif status == Case.Status.EXPIRED:
+            end = min(now, expires_at)
+        exposure += max(0.0, (end - max(created_at, start)).total_seconds()) / 86_400
+        cases += 1
+    if cases < MIN_CASES_MEASURED or exposure <= 0:
+        return FALLBACK_WITHDRAWAL_RATE
+    return withdrawn / exposure
+
+
+def decoy_arrivals_expected(*, now: datetime, interval: timedelta) -> float:
+    """Fresh decoy cases one platform should get in the coming `interval`.
+
+    `TAKEBACK_DECOY_CASES_PER_REAL_CASE` times the real cases that arrived in the same
+    stretch of the day on each of the past seven days, averaged: decoys follow the
+    daily rhythm of real arrivals.
+    """
+    stretches = Q()
+    for day in range(1, ARRIVAL_WEEK_DAYS + 1):
+        begin = now - timedelta(days=day)
+        stretches |= Q(created_at__gte=begin, created_at__lt=begin + interval)
+    real = Case.objects.filter(stretches).count() / ARRIVAL_WEEK_DAYS
+    return settings.TAKEBACK_DECOY_CASES_PER_REAL_CASE * real
+
+
+def _poisson(rng: random.Random, expected: float) -> int:
+    # Knuth's method: fine for the small rates here.
+    limit, count, product = math.exp(-expected), 0, rng.random()
+    while product > limit:
+        count += 1
+        product *= rng.random()
+    return count
+
+
+def decoys_rotate(
+    *, interval: timedelta = timedelta(hours=1), rng: random.Random | None = None
+) -> list[DecoyEvent]:
+    """Expire decoy cases past their lifetime now; plan the next `interval`'s events.
+
+    Each event gets a uniformly random moment in the interval (given a count, the
+    arrivals of a Poisson process are uniform in it), to be run by `decoy_event_run`
+    (the task layer runs it then). A platform left with no active decoy gets one
+    arrival planned whatever the rate, so leak tracing never lapses.
+    """
+    rng = rng or random.Random(secrets.randbits(64))
+    now = timezone.now()
+    lifetime = timedelta(days=settings.TAKEBACK_CASE_LIFETIME_DAYS)
+    for platform_id, case_key in (
+        Decoy.objects.filter(status=Decoy.Status.ACTIVE, created_at__lte=now - lifetime)
+        .values_list("platform_id", "case_key")
+        .distinct()
+    ):
+        decoy_case_withdraw(platform_id=platform_id, case_key=case_key, status=Decoy.Status.EXPIRED)
+    seconds = interval.total_seconds()
+    expected = decoy_arrivals_expected(now=now, interval=interval)
+    withdraw_p = 1 - math.exp(-decoy_withdrawal_rate(now=now) * seconds / 86_400)
+    events: list[DecoyEvent] = []
+    for platform_id in Platform.objects.filter(is_active=True).values_list("pk", flat=True):
+        active = sorted(
+            set(
+                Decoy.objects.filter(
+                    platform_id=platform_id, status=Decoy.Status.ACTIVE
+                ).values_list("case_key", flat=True)
+            )
+        )
+        arrivals = _poisson(rng, expected)
+        withdrawals = [key for key in active if rng.random() < withdraw_p]
+        if len(withdrawals) == len(active):
+            arrivals = max(arrivals, 1)
+        events += [
+            DecoyEvent(delay=rng.uniform(0, seconds), kind=REGISTER, platform_id=platform_id)
+            for _ in range(arrivals)
+        ]
+        events += [
+            DecoyEvent(
+                delay=rng.uniform(0, seconds), kind=WITHDRAW, platform_id=platform_id, case_key=key
+            )
+            for key in withdrawals
+        ]
+    return sorted(events, key=lambda event: event.delay)
+
+
+def decoy_event_run(*, event: DecoyEvent, rng: random.Random | None = None) -> int:
+    """Carry out one planned event now; the number of decoys it changed."""
+    if event.kind == WITHDRAW:
+        return decoy_case_withdraw(platform_id=event.platform_id, case_key=event.case_key)
+    platform = Platform.objects.filter(pk=event.platform_id, is_active=True).first()
+    if platform is None:
+        return 0
+    return len(decoy_case_register(platform=platform, rng=rng))
 
 
 @dataclass(frozen=True)

@@ -133,15 +133,16 @@ def _decoy_entry(*, platform: Platform, decoy: Decoy, feedback: dict[str, int]) 
     disguise = decoy_disguise(platform=platform, decoy=decoy)
     return FeedEntry(
         seq=decoy.feed_seq,
-        op=OP_ADD,
+        # A withdrawn decoy is served as a real withdrawal is (decoys.py: lifecycle).
+        op=OP_ADD if decoy.status == Decoy.Status.ACTIVE else OP_REMOVE,
         algorithm=decoy.algorithm,
         value=decoy.value,
         media_kind=decoy.media_kind,
         quality=decoy.quality,
-        status=SubmittedHash.Status.ACTIVE,
+        status=decoy.status,
         case_id=disguise.case_id,
         item_id=disguise.item_id,
-        changed_at=decoy.created_at,
+        changed_at=decoy.changed_at,
         feedback=feedback,
     )
 

@@ -4,6 +4,7 @@ import secrets
 import uuid
 
 from django.db import models
+from django.utils import timezone
 
 
 def _new_pseudonym_salt() -> str:
@@ -102,15 +103,35 @@ class Decoy(models.Model):
     Decoys look like real entries (random-looking values, an add at a feed
     position taken from the shared counter) but come from no image, so a hash
     list found in the wild that contains one was copied from that platform's feed.
+    They live as real hashes do (portal/platforms/decoys.py): fake cases arrive and
+    are withdrawn over time, a withdrawal being a removal at a new feed position.
+    A withdrawn decoy's row is kept, so a leaked copy of it still traces.
     """
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+        EXPIRED = "expired", "Expired"
 
     platform = models.ForeignKey(Platform, on_delete=models.CASCADE, related_name="decoys")
     algorithm = models.CharField(max_length=8)
     value = models.CharField(max_length=64)
     media_kind = models.CharField(max_length=8, default="image")
     quality = models.PositiveSmallIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    # The fake case and file it belongs to (the source of its pseudonyms, see
+    # pseudonyms.decoy_disguise): decoys of one case come and go together.
+    case_key = models.BigIntegerField(default=0, db_index=True)
+    item_key = models.BigIntegerField(default=0)
+    # Position in the feed, moved on withdrawal as a real hash's is. Once the removal
+    # is past the removed-hash retention and every platform's cursor, it becomes
+    # -pk (portal/trust/retention.py): no reader's window reaches below 1, so the decoy
+    # leaves the feed as a purged real row does, and its row still traces.
     feed_seq = models.BigIntegerField(unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # When it last changed (added, withdrawn): the feed's `changed_at` for it.
+    changed_at = models.DateTimeField(default=timezone.now)
+    removed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["platform", "feed_seq"]

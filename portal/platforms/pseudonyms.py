@@ -11,7 +11,6 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
-from hashing.algorithms import ALGORITHMS
 from portal.platforms.models import Decoy, Platform
 
 
@@ -39,27 +38,11 @@ class Disguise:
 def decoy_disguise(*, platform: Platform, decoy: Decoy) -> Disguise:
     """The pseudonyms a decoy is served with: shaped exactly like a real hash's.
 
-    A platform's decoys pose as one case holding a few files, as a real submission
-    does: in feed order, a file is a run of decoys of one media kind in the
-    registry's algorithm order (decoys.DECOY_FILES); it is named after its first
-    decoy, and the case after the platform's first decoy. Negative case ids and the
-    `decoy:` item prefix can never collide with a real case (positive ids) or file
-    (a UUID).
+    A decoy belongs to a fake case holding a few files, as a real submission does
+    (decoys.py gives each its case and file keys). Negative case ids and the `decoy:`
+    item prefix can never collide with a real case (positive ids) or file (a UUID).
     """
-    rows = list(
-        Decoy.objects.filter(platform_id=decoy.platform_id, feed_seq__lte=decoy.feed_seq)
-        .order_by("feed_seq")
-        .values_list("pk", "algorithm", "media_kind")
-    )
-    order = list(ALGORITHMS)
-    file_start, previous = decoy.pk, None
-    for pk, algorithm, media_kind in rows:
-        rank = (media_kind, order.index(algorithm) if algorithm in order else 0)
-        if previous is None or rank[0] != previous[0] or rank[1] <= previous[1]:
-            file_start = pk
-        previous = rank
-    first = rows[0][0] if rows else decoy.pk
     return Disguise(
-        case_id=pseudonymous_case_id(platform=platform, case_id=-first),
-        item_id=pseudonymous_item_id(platform=platform, item_id=f"decoy:{file_start}"),
+        case_id=pseudonymous_case_id(platform=platform, case_id=-decoy.case_key),
+        item_id=pseudonymous_item_id(platform=platform, item_id=f"decoy:{decoy.item_key}"),
     )

@@ -187,8 +187,9 @@ def feedback_submit(*, platform: Platform, reports: list[FeedbackReport]) -> lis
         stored.setdefault((row.algorithm, row.value), []).append(row)
     decoys = {
         (decoy.algorithm, decoy.value): decoy.pk
+        # Past retention a decoy is unknown, as a purged real hash is (trust/retention.py).
         for decoy in Decoy.objects.filter(
-            platform=platform, value__in={r.value for r in reports}
+            platform=platform, value__in={r.value for r in reports}, feed_seq__gt=0
         ).only("pk", "algorithm", "value")
     }
     latest: dict[int, str] = {}

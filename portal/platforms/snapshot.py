@@ -77,7 +77,9 @@ def snapshot_rows(
             "feed_seq", "algorithm", "value", "media_kind", "quality", "case_id", "item_id"
         )
     )
-    decoys = filters.apply(Decoy.objects.filter(window, platform=platform)).order_by("feed_seq")
+    decoys = filters.apply(
+        Decoy.objects.filter(window, platform=platform, status=Decoy.Status.ACTIVE)
+    ).order_by("feed_seq")
     if connection.vendor == "postgresql" and not connection.in_atomic_block:
         with transaction.atomic():
             with connection.cursor() as cursor:

@@ -170,8 +170,9 @@ def feed_position_start(*, platform: Platform, start_timestamp: int) -> FeedPosi
         # changed_at is _with_changed_at's annotation, which its return type doesn't carry.
         .filter(changed_at__gte=since)  # type: ignore[misc]
         .aggregate(first=Min("feed_seq"))["first"],
-        Decoy.objects.filter(EXCHANGED, platform=platform, feed_seq__lte=head)
-        .filter(created_at__gte=since)
+        # (A decoy past retention sits at a negative position: never in a window.)
+        Decoy.objects.filter(EXCHANGED, platform=platform, feed_seq__gt=0, feed_seq__lte=head)
+        .filter(changed_at__gte=since)
         .aggregate(first=Min("feed_seq"))["first"],
     ]
     found = [seq for seq in firsts if seq is not None]
@@ -235,7 +236,10 @@ def _page_decoys(
             platform=platform,
             feed_seq__gt=position.after_seq,
             feed_seq__lte=head,
-        ).order_by("feed_seq")[: limit + 1]
+        )
+        # Withdrawn decoys are left out of a first fetch as real removals are (_window).
+        .exclude(~Q(status=Decoy.Status.ACTIVE), feed_seq__lte=position.skip_removed_upto)
+        .order_by("feed_seq")[: limit + 1]
     )
 
 
@@ -287,7 +291,7 @@ def stopncii_feed_page(*, platform: Platform, position: FeedPosition, limit: int
 
 def _changed_at(row: SubmittedHash | Decoy) -> datetime:
     if isinstance(row, Decoy):
-        return row.created_at
+        return row.changed_at
     return row.changed_at  # type: ignore[attr-defined]  # annotated by _with_changed_at
 
 
@@ -341,14 +345,16 @@ def _records_for(
 
 
 def _decoy_record(*, platform: Platform, decoy: Decoy) -> HashRecord:
-    # Shaped like a real one-case record, so a leaker can't tell decoys apart.
+    # Shaped like a real one-case record (withdrawn ones too), so a leaker can't tell
+    # decoys apart.
     case_id = decoy_disguise(platform=platform, decoy=decoy).case_id
+    status = _CASE_STATUS[decoy.status]
     return HashRecord(
-        last_mod_timestamp=_unix(decoy.created_at),
+        last_mod_timestamp=_unix(decoy.changed_at),
         signal_type=signal_type_of(algorithm=decoy.algorithm, media_kind=decoy.media_kind),
         hash_value=decoy.value,
-        hash_status=STATUS_ACTIVE,
-        case_numbers={case_id: STATUS_ACTIVE},
+        hash_status=status,
+        case_numbers={case_id: status},
     )
 
 
@@ -407,11 +413,15 @@ def _hash_known_to(*, platform: Platform, value: str) -> bool:
     (a hash quarantined before it reached the platform, say) is reported as
     unknown, so feedback can't be used to probe for hashes it was never sent.
     """
-    sent = SubmittedHash.objects.filter(EXCHANGED, value=value).filter(
-        Q(status=SubmittedHash.Status.ACTIVE) | Q(feed_seq__lte=platform.fetched_seq)
+    sent = Q(status=SubmittedHash.Status.ACTIVE) | Q(feed_seq__lte=platform.fetched_seq)
+    # The platform's own decoys are known by the same rule: feedback must not tell them apart.
+    return (
+        SubmittedHash.objects.filter(EXCHANGED, value=value).filter(sent).exists()
+        # (past retention a decoy is unknown, as a purged real row is: feed_seq > 0)
+        or Decoy.objects.filter(platform=platform, value=value, feed_seq__gt=0)
+        .filter(sent)
+        .exists()
     )
-    # The platform's own decoys count as known: feedback must not tell them apart.
-    return sent.exists() or Decoy.objects.filter(platform=platform, value=value).exists()
 
 
 @transaction.atomic
@@ -430,11 +440,7 @@ def stopncii_feedback_submit(*, platform: Platform, items: list[FeedbackItem]) -
                 f"{', '.join(FEEDBACK_OUTCOMES)}.",
                 code="bad_feedback_value",
             )
-        known = _hash_known_to(platform=platform, value=item.hash_value)
-        if (
-            not known
-            and not Decoy.objects.filter(platform=platform, value=item.hash_value).exists()
-        ):
+        if not _hash_known_to(platform=platform, value=item.hash_value):
             unknown.append(item.hash_value)
         outcomes.append(FEEDBACK_OUTCOMES[item.feedback_value])
     if unknown:

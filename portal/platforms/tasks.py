@@ -32,7 +32,7 @@ from celery import shared_task
 from django.conf import settings
 from django.db import close_old_connections, connections, transaction
 
-from portal.platforms import webhooks
+from portal.platforms import decoys, webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -168,3 +168,46 @@ local_worker = _LocalWorker()
 def local_worker_drain(*, timeout: float = 30.0) -> None:
     """Wait for this process's webhook jobs that are due now to finish."""
     local_worker.drain(timeout=timeout)
+
+
+# Decoys ---------------------------------------------------------------------------
+
+
+@shared_task(name="platforms.decoys_rotate")
+def decoys_rotate_task() -> int:
+    """Expire old decoy cases; plan the next hour's and run each event at its moment."""
+    events = decoys.decoys_rotate()
+    for event in events:
+        _decoy_event_later(event)
+    return len(events)
+
+
+@shared_task(name="platforms.decoy_event")
+def decoy_event_task(kind: str, platform_id: int, case_key: int = 0) -> int:
+    """One planned decoy arrival or withdrawal, run at its own moment."""
+    event = decoys.DecoyEvent(delay=0, kind=kind, platform_id=platform_id, case_key=case_key)
+    return decoys.decoy_event_run(event=event)
+
+
+def _decoy_event_later(event: decoys.DecoyEvent) -> None:
+    """Run `event` after its delay: a Celery countdown, or without a broker a timer thread
+    (eager tasks would run at once, and every event at the planning moment is a tell)."""
+    args = (event.kind, event.platform_id, event.case_key)
+    if not _eager():
+        transaction.on_commit(
+            partial(decoy_event_task.apply_async, args=args, countdown=event.delay)
+        )
+        return
+    timer = threading.Timer(event.delay, _decoy_event_in_thread, args=args)
+    timer.daemon = True
+    timer.start()
+
+
+def _decoy_event_in_thread(kind: str, platform_id: int, case_key: int) -> None:
+    try:
+        close_old_connections()
+        decoy_event_task.run(kind, platform_id, case_key)
+    except Exception:
+        logger.exception("decoy event failed")
+    finally:
+        connections.close_all()

@@ -260,6 +260,11 @@ CELERY_BEAT_SCHEDULE = {
     "dispatch-webhooks": {"task": "platforms.webhooks_dispatch", "schedule": 30},
     # Platforms' feed lag over time, for the operators' statistics (portal/charities).
     "sample-platform-sync": {"task": "charities.platform_sync_sample", "schedule": 15 * 60},
+    # Decoys live as real cases do: plan the next hour's arrivals and withdrawals.
+    "rotate-decoys": {"task": "platforms.decoys_rotate", "schedule": 60 * 60},
+    # Retention: erase long-removed hash values, purge audit rows past their period.
+    "purge-removed-hashes": {"task": "trust.removed_hashes_purge", "schedule": 24 * 60 * 60},
+    "purge-audit": {"task": "trust.audit_purge", "schedule": 24 * 60 * 60},
 }
 
 # DJANGO REST FRAMEWORK
@@ -347,8 +352,22 @@ TAKEBACK_QUARANTINE_NOT_VIOLATING = env.int("TAKEBACK_QUARANTINE_NOT_VIOLATING",
 TAKEBACK_QUARANTINE_FLOOD_UPLOADS = env.int("TAKEBACK_QUARANTINE_FLOOD_UPLOADS", default=1000)
 # Renewing from the status page is offered in the last this-many days before expiry.
 TAKEBACK_CASE_RENEWAL_WINDOW_DAYS = env.int("TAKEBACK_CASE_RENEWAL_WINDOW_DAYS", default=90)
+# Decoys (portal/platforms/decoys.py): each platform gets about this many fresh decoy
+# cases per real case arriving, at times of their own, shaped like real cases ...
+TAKEBACK_DECOY_CASES_PER_REAL_CASE = env.float("TAKEBACK_DECOY_CASES_PER_REAL_CASE", default=0.02)
+# ... and a decoy case is withdrawn with this probability per day; unset (the default),
+# the rate real cases were withdrawn at over the last 90 days.
+TAKEBACK_DECOY_WITHDRAWAL_RATE = env.float("TAKEBACK_DECOY_WITHDRAWAL_RATE", default=None)
+# A removed hash's value is erased this many days after its removal, once every platform
+# has been sent the removal (portal/trust/retention.py). Clients must not resume from a
+# cursor older than this: they bootstrap from a snapshot instead.
+TAKEBACK_REMOVED_HASH_RETENTION_DAYS = env.int("TAKEBACK_REMOVED_HASH_RETENTION_DAYS", default=90)
+# Audit rows are kept this many days, then purged by the one job the database lets delete
+# them (portal/trust/audit_guard.py); never less than AUDIT_MIN_RETENTION_DAYS (365).
+TAKEBACK_AUDIT_RETENTION_DAYS = env.int("TAKEBACK_AUDIT_RETENTION_DAYS", default=2 * 365)
 # Without a broker, the periodic jobs of CELERY_BEAT_SCHEDULE that keep the list honest
-# (expiry) run on an in-process timer every this-many seconds (portal/trust/schedule.py).
+# (expiry, decoys, retention) run on an in-process timer every this-many seconds
+# (portal/trust/schedule.py).
 TAKEBACK_LOCAL_SCHEDULE_SECONDS = env.float("TAKEBACK_LOCAL_SCHEDULE_SECONDS", default=60 * 60)
 
 # PORTAL: SESSIONS AND COOKIES

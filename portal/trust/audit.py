@@ -3,14 +3,22 @@ reads the list, written through `audit_record` only.
 
 Who, what, when, why; never image data, PINs, case numbers or anything else that
 identifies a victim (targets are rows: "hash:12", "case:7"). Rows are never updated
-or deleted by the application, and the admin offers neither (portal/trust/admin.py).
+or deleted by the application, and the admin offers neither (portal/trust/admin.py);
+the database refuses both (portal/trust/audit_guard.py) except for `audit_purge`,
+which deletes rows older than `TAKEBACK_AUDIT_RETENTION_DAYS` (daily job).
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
-from portal.trust.models import AuditEvent
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from portal.trust.audit_guard import AUDIT_MIN_RETENTION_DAYS
+from portal.trust.models import AuditEvent, AuditPurge
 
 OPERATOR = AuditEvent.ActorKind.OPERATOR
 PLATFORM = AuditEvent.ActorKind.PLATFORM
@@ -52,3 +60,30 @@ def platform_audit(*, platform: Any, action: str, detail: dict[str, Any], reason
         detail=detail,
         reason=reason,
     )
+
+
+def audit_purge() -> int:
+    """Delete audit rows older than `TAKEBACK_AUDIT_RETENTION_DAYS`; the number deleted.
+
+    The one delete the database allows (audit_guard.py): a purge row, visible only in
+    this transaction, lets its triggers pass rows past the period (never under a year).
+    The purge itself is logged, with the count and the period.
+    """
+    days = settings.TAKEBACK_AUDIT_RETENTION_DAYS
+    if days < AUDIT_MIN_RETENTION_DAYS:
+        raise ValueError(f"audit rows are kept at least {AUDIT_MIN_RETENTION_DAYS} days")
+    with transaction.atomic():
+        marker = AuditPurge.objects.create(retention_days=days)
+        # The cutoff a little inside the database's own, so clock skew can't make the
+        # trigger refuse (and roll back) the whole purge.
+        cutoff = timezone.now() - timedelta(days=days, minutes=5)
+        deleted, _ = AuditEvent.objects.filter(at__lt=cutoff).delete()
+        marker.delete()
+        if deleted:
+            audit_record(
+                actor_kind=SYSTEM,
+                actor="takeback",
+                action="audit_purge",
+                detail={"deleted": deleted, "retention_days": days},
+            )
+    return deleted

@@ -128,3 +128,18 @@ class DecoyFeedback(models.Model):
 
     def __str__(self) -> str:
         return f"{self.platform_id}: {self.outcome}"
+
+
+class AuditPurge(models.Model):
+    """The audit purge's pass, present only inside the purge's own transaction.
+
+    The database refuses every UPDATE of an audit row and every DELETE, except of rows
+    older than `retention_days` while a row here says so (and never younger than a
+    year): see portal/trust/audit_guard.py. Only `audit_purge` writes it.
+    """
+
+    retention_days = models.PositiveIntegerField()
+    started_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"audit purge, {self.retention_days} days"

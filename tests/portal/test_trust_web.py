@@ -64,7 +64,7 @@ def test_expiry_is_a_feed_removal_run_by_the_in_process_schedule():
     created = case_with_items(1)
     Case.objects.filter(pk=created.case.pk).update(expires_at=timezone.now() - timedelta(days=1))
     before = feed_head()
-    assert schedule.local_schedule_tick() == 4
+    assert schedule.local_schedule_tick()["cases.expire"] == 4
     rows = SubmittedHash.objects.filter(case=created.case)
     assert {r.status for r in rows} == {"expired"} and all(r.feed_seq > before for r in rows)
 
@@ -78,11 +78,19 @@ def test_the_in_process_schedule_runs_only_without_a_broker_and_once_per_process
         assert not schedule.local_schedule_start(force=True)
 
 
-def test_beat_runs_the_same_expiry_task():
+def test_beat_runs_the_same_tasks_as_the_in_process_schedule():
     from django.conf import settings
 
     assert settings.CELERY_BEAT_SCHEDULE["expire-cases"]["task"] == "cases.expire"
-    assert schedule.cases_expire_task.name == "cases.expire"
+    beat = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    local = {job.name for job in schedule.LOCAL_JOBS}
+    assert local == {
+        "cases.expire",
+        "platforms.decoys_rotate",
+        "trust.removed_hashes_purge",
+        "trust.audit_purge",
+    }
+    assert local <= beat
 
 
 def test_a_closed_case_cannot_be_renewed():
