@@ -292,3 +292,41 @@ def test_decoy_timestamps_shapes_and_lifecycle_are_distributed_as_real_ones_are(
     removed = [[sum(c["removed"] for c in g.values()), len(g)] for g in (fake, real)]
     table = [[r, n - r] for r, n in removed]
     assert removed[0][0] > 0 and stats.chi2_contingency(table).pvalue > 0.01, table
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_a_broker_a_planned_event_runs_on_a_timer_at_its_moment():
+    import time
+
+    from portal.platforms.tasks import _decoy_event_later
+
+    acme = platform_client("Acme")
+    before = Decoy.objects.filter(platform=acme.platform).count()
+    planned = time.monotonic()
+    _decoy_event_later(
+        decoys.DecoyEvent(delay=1, kind=decoys.REGISTER, platform_id=acme.platform.pk)
+    )
+    assert Decoy.objects.filter(platform=acme.platform).count() == before  # not yet
+    while Decoy.objects.filter(platform=acme.platform).count() == before:
+        assert time.monotonic() - planned < 30, "the timer never ran the decoy event"
+        time.sleep(0.1)
+    assert time.monotonic() - planned >= 1
+
+
+def test_every_test_the_decoy_table_names_exists():
+    """docs/privacy.md lists each decoy observable with its test: those tests exist."""
+    import re
+
+    from tests.support.services import ROOT
+
+    text = (ROOT / "docs" / "privacy.md").read_text()
+    section = text[text.index("## Decoys: each observable and its test") :]
+    named, module = 0, ""
+    for row in [line for line in section.splitlines() if line.startswith("| ")][2:]:
+        for path, name in re.findall(r"`(tests/[\w/]+\.py)?(?:::(\w+))?`", row.split(" | ")[-1]):
+            module = path or module
+            source = (ROOT / module).read_text()
+            if name:
+                assert f"def {name}(" in source, (module, name)
+                named += 1
+    assert named >= 15
