@@ -31,7 +31,7 @@ coming hour, and each planned event runs at its own random moment in it:
   algorithms (in feed order) and PDQ quality;
 - *withdrawals*: each active decoy case is withdrawn with the probability real cases
   are (`decoy_withdrawal_rate`: `TAKEBACK_DECOY_WITHDRAWAL_RATE` per case per day, or,
-  when unset, the rate measured on real cases over the last 90 days), as a removal at
+  when unset, the rate measured on real cases over the last 13 weeks), as a removal at
   new feed positions exactly like a real withdrawal (op `remove`, status `withdrawn`,
   StopNCII `Withdrawn`, out of snapshots and /match);
 - *expiry*: a decoy case older than `TAKEBACK_CASE_LIFETIME_DAYS` expires in the
@@ -245,7 +245,8 @@ def decoy_case_withdraw(
 # are withdrawn at FALLBACK_WITHDRAWAL_RATE per case per day (one in about four a year).
 MIN_CASES_MEASURED = 20
 FALLBACK_WITHDRAWAL_RATE = 1 / (4 * 365)
-WITHDRAWAL_WINDOW = timedelta(days=90)
+WITHDRAWAL_WEEKS = 13
+WITHDRAWAL_WINDOW = timedelta(weeks=WITHDRAWAL_WEEKS)
 ARRIVAL_WEEK_DAYS = 7
 
 REGISTER = "register"
@@ -263,34 +264,29 @@ class DecoyEvent:
 
 
 def decoy_withdrawal_rate(*, now: datetime) -> float:
-    """Withdrawals per case per day: the setting, or real cases' over the last 90 days.
+    """Withdrawals per case per day: the setting, or real cases' over the last 13 weeks.
 
     Measured as whole-case withdrawals in the window divided by the case-days real
-    cases were active in it (each case counted from its creation or the window's start
-    to its withdrawal, expiry or now).
+    cases were active in it, the case-days counted weekly (the cases alive at each of
+    13 moments a week apart, times 7): 14 counts, whatever the number of cases.
     """
     if settings.TAKEBACK_DECOY_WITHDRAWAL_RATE is not None:
         return float(settings.TAKEBACK_DECOY_WITHDRAWAL_RATE)
-    start = now - WITHDRAWAL_WINDOW
-    alive = Case.objects.filter(created_at__lte=now).exclude(
-        Q(status=Case.Status.WITHDRAWN, withdrawn_at__lt=start)
-        | Q(status=Case.Status.EXPIRED, expires_at__lt=start)
-    )
-    withdrawn, exposure, cases = 0, 0.0, 0
-    for created_at, status, withdrawn_at, expires_at in alive.values_list(
-        "created_at", "status", "withdrawn_at", "expires_at"
-    ).iterator(chunk_size=10_000):
-        end = now
-        if status == Case.Status.WITHDRAWN and withdrawn_at is not None:
-            end = min(now, withdrawn_at)
-            withdrawn += start <= withdrawn_at <= now
-        elif status == Case.Status.EXPIRED:
-            end = min(now, expires_at)
-        exposure += max(0.0, (end - max(created_at, start)).total_seconds()) / 86_400
-        cases += 1
-    if cases < MIN_CASES_MEASURED or exposure <= 0:
+    withdrawn = Case.objects.filter(
+        status=Case.Status.WITHDRAWN,
+        withdrawn_at__gt=now - WITHDRAWAL_WINDOW,
+        withdrawn_at__lte=now,
+    ).count()
+    alive = [
+        Case.objects.filter(created_at__lte=moment)
+        .exclude(status=Case.Status.WITHDRAWN, withdrawn_at__lte=moment)
+        .exclude(status=Case.Status.EXPIRED, expires_at__lte=moment)
+        .count()
+        for moment in (now - timedelta(weeks=week) for week in range(WITHDRAWAL_WEEKS))
+    ]
+    if max(alive) < MIN_CASES_MEASURED:
         return FALLBACK_WITHDRAWAL_RATE
-    return withdrawn / exposure
+    return withdrawn / (sum(alive) * 7)
 
 
 def decoy_arrivals_expected(*, now: datetime, interval: timedelta) -> float:

@@ -356,7 +356,7 @@ TAKEBACK_CASE_RENEWAL_WINDOW_DAYS = env.int("TAKEBACK_CASE_RENEWAL_WINDOW_DAYS",
 # cases per real case arriving, at times of their own, shaped like real cases ...
 TAKEBACK_DECOY_CASES_PER_REAL_CASE = env.float("TAKEBACK_DECOY_CASES_PER_REAL_CASE", default=0.02)
 # ... and a decoy case is withdrawn with this probability per day; unset (the default),
-# the rate real cases were withdrawn at over the last 90 days.
+# the rate real cases were withdrawn at over the last 13 weeks.
 TAKEBACK_DECOY_WITHDRAWAL_RATE = env.float("TAKEBACK_DECOY_WITHDRAWAL_RATE", default=None)
 # A removed hash's value is erased this many days after its removal, once every platform
 # has been sent the removal (portal/trust/retention.py). Clients must not resume from a

@@ -152,7 +152,8 @@ def test_the_withdrawal_rate_is_measured_on_real_cases_unless_set(clock):
     for case in made[:10]:
         cases.case_withdraw(case=case)
     clock.now = start + timedelta(days=20)
-    # 10 withdrawals over 10 x 10 + 30 x 20 = 700 case-days.
+    # 10 withdrawals over 10 x 10 + 30 x 20 = 700 case-days (counted weekly: 40 alive 14
+    # days ago, 30 a week ago and now, x 7 days = 700 here too).
     assert decoys.decoy_withdrawal_rate(now=clock.now) == pytest.approx(10 / 700)
     with override_settings(TAKEBACK_DECOY_WITHDRAWAL_RATE=0.25):
         assert decoys.decoy_withdrawal_rate(now=clock.now) == 0.25
