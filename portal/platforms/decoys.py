@@ -28,7 +28,8 @@ coming hour, and each planned event runs at its own random moment in it:
   hour of the day over the past week (so decoys follow the daily pattern of real
   arrivals, at times independent of any one real case); a decoy case copies the
   layout of a random recent real case: its number of files, each file's media kind,
-  algorithms (in feed order) and PDQ quality;
+  algorithms (in feed order) and PDQ quality, a video's vPDQ frames (numbers,
+  timestamps, and how far each frame is from the previous one);
 - *withdrawals*: each active decoy case is withdrawn with the probability real cases
   are (`decoy_withdrawal_rate`: `TAKEBACK_DECOY_WITHDRAWAL_RATE` per case per day, or,
   when unset, the rate measured on real cases over the last 13 weeks), as a removal at
@@ -57,6 +58,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from hashing.algorithms import ALGORITHMS, IMAGE, SHARED_ALGORITHMS, VIDEO
+from hashing.distance import hamming_distance
 from portal.cases.models import Case, SubmittedHash
 from portal.cases.positions import feed_positions_allocate
 from portal.platforms.matching import match_index_current
@@ -104,23 +106,21 @@ def _matches_real(*, algorithm: str, value: str) -> bool:
     return bool(match_index_current(algorithm=algorithm).query(value, facts.threshold))
 
 
-# One file of a case's layout: its media kind and its hashes' (algorithm, PDQ quality).
-FileShape = tuple[str, tuple[tuple[str, int | None], ...]]
+# One hash of a file's layout: algorithm, PDQ quality, and for a video's vPDQ frame its
+# number, timestamp and Hamming distance from the file's previous frame (else None).
+HashShape = tuple[str, int | None, int | None, float | None, int | None]
+# One file of a case's layout: its media kind and its hashes.
+FileShape = tuple[str, tuple[HashShape, ...]]
 
 
 def _registration_shape(*, platform: Platform) -> list[FileShape]:
     """DECOY_FILES, with a PDQ quality of 70-100 derived from the platform's salt."""
-    shape = []
+    shape: list[FileShape] = []
     for n, (media_kind, algorithms) in enumerate(DECOY_FILES):
         quality = 70 + _seed(platform=platform, algorithm="q", counter=n + 1)[0] % 31
-        shape.append(
-            (
-                media_kind,
-                tuple(
-                    (a, quality if a == SubmittedHash.Algorithm.PDQ else None) for a in algorithms
-                ),
-            )
-        )
+        pdq = SubmittedHash.Algorithm.PDQ
+        hashes = tuple((a, quality if a == pdq else None, None, None, None) for a in algorithms)
+        shape.append((media_kind, hashes))
     return shape
 
 
@@ -128,20 +128,31 @@ def _real_case_shape(*, now: datetime, rng: random.Random) -> list[FileShape] | 
     """The layout of a random real case of the last 30 days (None if there is none).
 
     Its files in the order they were added, each with its media kind and its hashes'
-    algorithms and PDQ quality, as first stored (creation order, whatever happened since).
+    algorithms and PDQ quality, as first stored (creation order, whatever happened since);
+    a video's vPDQ frames with their numbers, timestamps and how far each frame's hash
+    is from the previous one's (a video's frames resemble each other).
     """
     recent = Case.objects.filter(created_at__gte=now - timedelta(days=30), created_at__lte=now)
     count = recent.count()
     if not count:
         return None
     case_id = recent.order_by("pk").values_list("pk", flat=True)[rng.randrange(count)]
-    files: dict[object, tuple[str, list[tuple[str, int | None]]]] = {}
-    for item_id, media_kind, algorithm, quality in (
+    files: dict[object, tuple[str, list[HashShape]]] = {}
+    previous: dict[object, str] = {}
+    for item_id, media_kind, algorithm, value, quality, frame, timestamp in (
         SubmittedHash.objects.filter(case_id=case_id)
         .order_by("pk")
-        .values_list("item_id", "media_kind", "algorithm", "quality")
+        .values_list(
+            "item_id", "media_kind", "algorithm", "value", "quality", "frame", "frame_timestamp"
+        )
     ):
-        files.setdefault(item_id, (media_kind, []))[1].append((algorithm, quality))
+        step = None
+        if frame is not None:
+            step = hamming_distance(previous[item_id], value) if item_id in previous else None
+            previous[item_id] = value
+        files.setdefault(item_id, (media_kind, []))[1].append(
+            (algorithm, quality, frame, timestamp, step)
+        )
     return [(kind, tuple(hashes)) for kind, hashes in files.values()] or None
 
 
@@ -155,6 +166,32 @@ def _fresh_value(*, platform: Platform, algorithm: str, start: int) -> tuple[str
             algorithm=algorithm, value=value
         ).exists() and not _matches_real(algorithm=algorithm, value=value):
             return value, counter
+
+
+def _next_frame(*, previous: str, step: int, rng: random.Random) -> str:
+    """A PDQ `step` bits from `previous`, keeping its bit count (to within one bit)."""
+    number = int(previous, 16)
+    ones = [bit for bit in range(256) if number >> bit & 1]
+    zeros = [bit for bit in range(256) if not number >> bit & 1]
+    down = min(len(ones), (step + 1) // 2)
+    up = min(len(zeros), step - down)
+    for bit in rng.sample(ones, down) + rng.sample(zeros, up):
+        number ^= 1 << bit
+    return f"{number:064x}"
+
+
+def _frame_value(*, platform: Platform, previous: str, step: int, counter: int) -> str:
+    """A fresh decoy frame `step` bits from the file's previous decoy frame."""
+    while True:
+        rng = random.Random(
+            _seed(platform=platform, algorithm=f"frame:{previous}", counter=counter)
+        )
+        value = _next_frame(previous=previous, step=step, rng=rng)
+        counter += 1
+        if not Decoy.objects.filter(algorithm="pdq", value=value).exists() and not _matches_real(
+            algorithm="pdq", value=value
+        ):
+            return value
 
 
 def _case_key() -> int:
@@ -178,13 +215,20 @@ def decoy_case_register(
     case_key = _case_key()
     for media_kind, hashes in shape:
         item_key = _case_key()
-        for algorithm, quality in hashes:
+        last_frame = None
+        for algorithm, quality, frame, timestamp, step in hashes:
             start = counters.get(algorithm)
             if start is None:
                 start = Decoy.objects.filter(platform=platform, algorithm=algorithm).count()
-            value, counters[algorithm] = _fresh_value(
-                platform=platform, algorithm=algorithm, start=start
-            )
+            if last_frame is not None and step is not None:
+                # A video's next frame resembles its last one, as in the real video.
+                value = _frame_value(platform=platform, previous=last_frame, step=step, counter=0)
+            else:
+                value, counters[algorithm] = _fresh_value(
+                    platform=platform, algorithm=algorithm, start=start
+                )
+            if frame is not None:
+                last_frame = value
             rows.append(
                 Decoy(
                     platform=platform,
@@ -192,6 +236,8 @@ def decoy_case_register(
                     value=value,
                     quality=quality if algorithm == SubmittedHash.Algorithm.PDQ else None,
                     media_kind=media_kind,
+                    frame=frame,
+                    frame_timestamp=timestamp,
                     case_key=case_key,
                     item_key=item_key,
                 )

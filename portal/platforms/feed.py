@@ -151,6 +151,8 @@ def _decoy_entry(*, platform: Platform, decoy: Decoy, feedback: dict[str, int]) 
         item_id=disguise.item_id,
         changed_at=decoy.changed_at,
         feedback=feedback,
+        frame=decoy.frame,
+        timestamp=decoy.frame_timestamp,
     )
 
 

@@ -118,6 +118,9 @@ class Decoy(models.Model):
     value = models.CharField(max_length=64)
     media_kind = models.CharField(max_length=8, default="image")
     quality = models.PositiveSmallIntegerField(null=True, blank=True)
+    # A decoy video's vPDQ frame, as a real one's (cases.SubmittedHash.frame): null otherwise.
+    frame = models.PositiveIntegerField(null=True, blank=True)
+    frame_timestamp = models.FloatField(null=True, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     # The fake case and file it belongs to (the source of its pseudonyms, see
     # pseudonyms.decoy_disguise): decoys of one case come and go together.

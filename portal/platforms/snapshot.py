@@ -173,6 +173,8 @@ def _decoy_row(*, platform: Platform, decoy: Decoy) -> SnapshotRow:
         quality=decoy.quality,
         case_id=disguise.case_id,
         item_id=disguise.item_id,
+        frame=decoy.frame,
+        timestamp=decoy.frame_timestamp,
     )
 
 

@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from scipy import stats
 
+from hashing.distance import hamming_distance
 from portal.cases import services as cases
 from portal.platforms import decoys
 from portal.platforms.feed import entry_wire, feed_serve
@@ -187,7 +188,9 @@ def _simulate(clock: Clock, *, days: int, seed: int, hourly) -> None:
         clock.now = at
         if kind == "real":
             items = [
-                SubmittedItemFactory.build(rng=rng, video=rng.random() < 0.2)
+                SubmittedItemFactory.build(rng=rng)
+                if rng.random() < 0.8
+                else SubmittedItemFactory.build(rng=rng, video=True, frames=rng.choice([0, 2, 4]))
                 for _ in range(rng.choice([1, 1, 1, 2, 2, 3, 5]))
             ]
             case = cases.case_create(items=items).case
@@ -207,13 +210,19 @@ def _cases_seen(entries: list[dict]) -> dict[str, dict]:
     """Per case pseudonym, what the feed shows: when it arrived, its files, its removal."""
     seen: dict[str, dict] = {}
     for entry in entries:
-        case = seen.setdefault(entry["case_id"], {"arrived": None, "files": {}, "removed": False})
+        case = seen.setdefault(
+            entry["case_id"], {"arrived": None, "files": {}, "frames": {}, "removed": False}
+        )
         if entry["op"] == "add":
             at = datetime.fromisoformat(entry["changed_at"].replace("Z", "+00:00"))
             case["arrived"] = case["arrived"] or at
             case["files"].setdefault(entry["item_id"], set()).add(
-                (entry["media_kind"], entry["algorithm"])
+                (entry["media_kind"], entry["algorithm"], entry["frame"] is not None)
             )
+            if entry["frame"] is not None:
+                case["frames"].setdefault(entry["item_id"], []).append(
+                    (entry["frame"], entry["timestamp"], entry["value"])
+                )
         else:
             case["removed"] = True
     return seen
@@ -283,8 +292,20 @@ def test_decoy_timestamps_shapes_and_lifecycle_are_distributed_as_real_ones_are(
         for case in group.values():
             shapes[is_fake].update(frozenset(f) for f in case["files"].values())
     assert set(shapes[True]) <= set(shapes[False])
+    # A video's vPDQ frames: every video PDQ is a frame, numbered and timed as real ones
+    # are, and a video's frames differ from one another as much as real ones do.
+    frames: dict[bool, list[tuple]] = {True: [], False: []}
+    steps: dict[bool, list[int]] = {True: [], False: []}
+    for group, is_fake in ((fake, True), (real, False)):
+        for case in group.values():
+            for run in case["frames"].values():
+                frames[is_fake].append(tuple((n, t) for n, t, _ in run))
+                steps[is_fake] += [hamming_distance(a[2], b[2]) for a, b in itertools.pairwise(run)]
+    assert frames[True] and set(frames[True]) <= set(frames[False])
+    compare("frame to frame distance", steps[True], steps[False])
+    assert not any(("video", "pdq", False) in f for c in seen.values() for f in c["files"].values())
     kinds = [
-        [sum(n for s, n in shapes[f].items() if ("video", "md5") in s), shapes[f].total()]
+        [sum(n for s, n in shapes[f].items() if ("video", "md5", False) in s), shapes[f].total()]
         for f in (True, False)
     ]
     table = [[v, total - v] for v, total in kinds]
