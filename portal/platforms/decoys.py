@@ -11,9 +11,10 @@ Values are derived from the platform's secret pseudonym salt, so they are
 deterministic per platform yet unpredictable to anyone else, and look like
 real hashes: a perceptual decoy has exactly half its bits set (128 of 256 for
 PDQ, 32 of 64 for pHash/dHash), as median-thresholded perceptual hashes do.
-They come as whole files (`DECOY_FILES`: every shared hash of a photo, the digests
-of a video) of one fake case, as a real submission does (pseudonyms.decoy_disguise);
-how else a platform sees them is in decoy_view.py.
+They come as whole files of a fake case, as a real submission does (the first case
+`DECOY_FILES`: every shared hash of two photos, the digests of a video; later ones
+shaped as real cases, see below), named by pseudonyms.decoy_disguise; how else a
+platform sees them is in decoy_view.py.
 
 Decoys take feed positions like every other feed writer, so the feed's
 listeners (webhooks) hear of them the same way (portal/cases/positions.py).
