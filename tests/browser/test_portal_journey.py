@@ -314,7 +314,8 @@ def test_the_hashing_page_blurs_previews_and_tells_limits_first(portal_page, ima
     portal, page = portal_page, portal_page.page
     eligibility(portal)
     expect(page.locator("#files-hint")).to_contain_text("100 files")
-    expect(page.locator("#files-hint")).to_contain_text("exact copies")
+    expect(page.locator("#files-hint")).to_contain_text("re-encoded or trimmed copies are matched")
+    expect(page.locator("#files-hint")).to_contain_text("2 hours long and 4 GB")
     portal.choose(images["beach"].path, images["video"].path)
     portal.wait_hashed(2)
     thumb = page.locator("img.thumb").first
