@@ -103,6 +103,18 @@ def _assert_frames_match(rows: list[SubmittedHash], server: VideoHash, *, exact:
     assert both.query_match_percent == 100 and both.compared_match_percent == 100
 
 
+def _video_workers(page) -> int:
+    return sum(1 for worker in page.workers if worker.url.endswith("/video-worker.js"))
+
+
+def _wait_no_video_worker(page) -> None:
+    for _ in range(50):
+        if not _video_workers(page):
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError("the video's Worker is still running after the cancel")
+
+
 @pytest.mark.parametrize("kind", list(CLIPS))
 def test_a_photo_and_a_video_are_hashed_on_this_device_and_submitted(
     checked_page, images, tmp_path, kind
@@ -175,8 +187,10 @@ def test_hashing_a_video_can_be_cancelled_for_one_file_or_the_whole_selection(
     entry = page.locator("#file-list .file").first
     expect(entry.locator(".file-status")).to_contain_text(re.compile(r"frame \d+ of \d+"))
     portal.shot("cancel-01-hashing")
+    assert _video_workers(page) == 1
     entry.get_by_role("button", name="Cancel hashing long-video.mp4").click()
     expect(page.locator("#file-list .file")).to_have_count(1)
+    _wait_no_video_worker(page)  # the Worker (and its decoder) ended with the cancel
     portal.wait_hashed(1)
     expect(page.locator("#submit-button")).to_have_text("Submit fingerprints of 1 file")
 
@@ -187,6 +201,7 @@ def test_hashing_a_video_can_be_cancelled_for_one_file_or_the_whole_selection(
     )
     page.get_by_role("button", name="Stop and remove all files").click()
     expect(page.locator("#file-list .file")).to_have_count(0)
+    _wait_no_video_worker(page)
     expect(page.locator("#files-empty")).to_be_visible()
     expect(page.locator("#review")).to_be_hidden()
     # Nothing of the cancelled video comes back later.
