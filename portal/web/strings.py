@@ -95,6 +95,11 @@ def submit_page_strings() -> dict[str, str]:
         ),
         "video_unreadable": _("This file couldn't be read as a video. It may be damaged."),
         "created_video": _("video; frame fingerprints: {n}"),
+        "body_too_large": _(
+            "The fingerprints of these files are too many to send at once (for example "
+            "several long videos). Remove some, send the others, then add the rest from your "
+            "case page."
+        ),
         "cancel": _("Cancel"),
         "cancel_named": _("Cancel hashing {name}"),
     }

@@ -177,6 +177,22 @@ def test_a_photo_and_a_video_are_hashed_on_this_device_and_submitted(
     assert case.hashes.filter(status="active").count() == 5  # the photo's
 
 
+def test_a_selection_too_large_to_send_at_once_is_told_plainly(
+    portal_page, images, tmp_path, settings
+) -> None:
+    portal, page = portal_page, portal_page.page
+    # The live server runs in this process: a small JSON limit stands for many long videos.
+    settings.TAKEBACK_JSON_MAX_BYTES = 600
+    eligibility(portal)
+    portal.choose(images["beach"].path, _write(tmp_path, "clip.mp4", CLIPS["h264-mp4"]))
+    portal.wait_hashed(2)
+    page.locator("#submit-button").click()
+    expect(page.locator("#submit-error")).to_contain_text("too many to send at once")
+    assert not Case.objects.exists()
+    # Chromium logs the refused request itself; that one console line is expected.
+    portal.errors[:] = [e for e in portal.errors if "status of 413" not in e]
+
+
 def test_hashing_a_video_can_be_cancelled_for_one_file_or_the_whole_selection(
     portal_page, images, tmp_path
 ) -> None:

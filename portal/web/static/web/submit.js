@@ -433,7 +433,8 @@ form.addEventListener("submit", async (event) => {
     return;
   }
   if (!response.ok) {
-    errorBox.textContent = data.error || t("network");
+    // 413: over the request limit, before any view reads it (many long videos at once).
+    errorBox.textContent = data.error || t(response.status === 413 ? "body_too_large" : "network");
     refresh();
     return;
   }
