@@ -147,7 +147,7 @@ class ServerHashingForm(forms.Form):
 KEPT_SALT = "takeback.upload-kept"
 KEPT_MAX_AGE = 60 * 60
 # The hidden value goes back and forth with every try, so it is bounded: 512 kB holds a
-# dozen photos and some 9,000 video frames (about 55 characters a frame, see kept_sign).
+# dozen photos and some 8,500 video frames (about 60 characters a frame, see kept_sign).
 KEPT_MAX_CHARS = 512 * 1024
 
 
