@@ -8,6 +8,7 @@ path stores one (`item_from_record` of `hash_video(...).record()`).
 from __future__ import annotations
 
 import io
+import json
 
 import av
 import numpy as np
@@ -97,7 +98,7 @@ def test_the_video_itself_matches_by_digests_and_every_frame(acme):
     assert result["photos"] == [] and result["truncated"] is False
 
 
-def test_reencoded_trimmed_and_letterboxed_copies_match(acme):
+def test_reencoded_trimmed_and_letterboxed_copies_match(acme, artifacts_dir):
     listed_video()
     names = sorted(MATCHING)
     results = match_videos(acme.client, [record(MATCHING[name]) for name in names])
@@ -106,6 +107,21 @@ def test_reencoded_trimmed_and_letterboxed_copies_match(acme):
         (video,) = result["videos"]
         assert video["match"] is True, (name, video)
         assert video["query_match_percent"] >= 80.0, (name, video)
+    # The figures, for people: each copy kind's shares through /match/videos.
+    others = sorted(NOT_MATCHING)
+    results += match_videos(acme.client, [record(NOT_MATCHING[name]) for name in others])
+    figures = {
+        name: {
+            "frames": result["frames"],
+            **{
+                key: video[key]
+                for video in result["videos"][:1]
+                for key in ("match", "query_match_percent", "compared_match_percent")
+            },
+        }
+        for name, result in zip(names + others, results, strict=True)
+    }
+    (artifacts_dir / "video-match-api.json").write_text(json.dumps(figures, indent=1) + "\n")
 
 
 def test_unrelated_clips_and_thick_letterbox_bars_do_not_match(acme):
