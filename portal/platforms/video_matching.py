@@ -9,6 +9,8 @@ vPDQ rule over its stored active frames (``hashing.video.vpdq_match``: the share
 query and compared frames within the PDQ threshold, against the two thresholds).
 Rows are reloaded by status after the lookup, so a withdrawn or quarantined video stops
 matching as soon as the index has caught up with the feed, as a hash does on /match.
+The caller's own decoys (its video's digests, its photos' PDQs) match for it as listed
+hashes do (decoy_view.py), so this endpoint can't tell them apart either.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hashing.algorithms import SHARED_EXACT
-from hashing.distance import MATCH_THRESHOLDS
+from hashing.distance import MATCH_THRESHOLDS, hamming_distance
 from hashing.pdq import PDQ_QUALITY_FLOOR
 from hashing.video import (
     VPDQ_COMPARED_MATCH_THRESHOLD,
@@ -31,9 +33,10 @@ from portal.cases.models import SubmittedHash
 from portal.cases.positions import feed_head
 from portal.cases.services import MAX_FRAMES_PER_VIDEO
 from portal.exceptions import ApplicationError
+from portal.platforms.decoy_view import decoy_matches
 from portal.platforms.matching import match_index_current, match_threshold
 from portal.platforms.models import Platform
-from portal.platforms.pseudonyms import pseudonymous_case_id, pseudonymous_item_id
+from portal.platforms.pseudonyms import decoy_disguise, pseudonymous_case_id, pseudonymous_item_id
 from portal.platforms.selectors import feedback_counts, no_feedback
 from portal.trust.review import flood_record
 
@@ -240,6 +243,7 @@ def videos_match(
                         feedback=counts.get(row["pk"]) or no_feedback(),
                     )
                 )
+        exact += _decoy_exact(platform=platform, query=query)
         videos = []
         for item_id in candidates[n]:
             listed = stored_frames[item_id]
@@ -291,6 +295,7 @@ def videos_match(
                     feedback=counts.get(pk) or no_feedback(),
                 )
             )
+        photos += _decoy_photos(platform=platform, frames=compared[n], threshold=limits.pdq)
         photos.sort(key=lambda hit: (hit.distance, hit.seq))
         if len(photos) > MAX_PHOTO_MATCHES:
             photos, truncated[n] = photos[:MAX_PHOTO_MATCHES], True
@@ -309,6 +314,60 @@ def videos_match(
         # Flood detection counts distinct uploads per stored hash, as /match does.
         flood_record(platform=platform, hits=dict(uploads))
     return results
+
+
+def _decoy_exact(*, platform: Platform, query: VideoQuery) -> list[ExactHit]:
+    """The caller's own video decoys equal to a digest, as real hashes (decoy_view.py)."""
+    hits = []
+    for algorithm, value in (("md5", query.md5), ("sha256", query.sha256)):
+        if not value:
+            continue
+        for hit in decoy_matches(
+            platform=platform, algorithm=algorithm, forms=(value,), threshold=0
+        ):
+            disguise = decoy_disguise(platform=platform, decoy=hit.decoy)
+            hits.append(
+                ExactHit(
+                    algorithm=algorithm,
+                    value=hit.decoy.value,
+                    seq=hit.decoy.feed_seq,
+                    media_kind=hit.decoy.media_kind,
+                    case_id=disguise.case_id,
+                    item_id=disguise.item_id,
+                    feedback=hit.feedback,
+                )
+            )
+    return hits
+
+
+def _decoy_photos(*, platform: Platform, frames: list[VpdqFrame], threshold: int) -> list[PhotoHit]:
+    """The caller's own photo decoys seen in its frames, shaped as a listed photo's hit."""
+    if not frames:
+        return []
+    hits = []
+    forms = tuple(frame.pdq for frame in frames)
+    for hit in decoy_matches(platform=platform, algorithm="pdq", forms=forms, threshold=threshold):
+        near = [
+            (distance, frame)
+            for frame in frames
+            if (distance := hamming_distance(frame.pdq, hit.decoy.value)) <= threshold
+        ]
+        distance, first = min(near, key=lambda pair: (pair[0], pair[1].frame))
+        disguise = decoy_disguise(platform=platform, decoy=hit.decoy)
+        hits.append(
+            PhotoHit(
+                value=hit.decoy.value,
+                distance=distance,
+                frame=first.frame,
+                timestamp=first.as_dict()["timestamp"],
+                frames_matched=len(near),
+                seq=hit.decoy.feed_seq,
+                case_id=disguise.case_id,
+                item_id=disguise.item_id,
+                feedback=hit.feedback,
+            )
+        )
+    return hits
 
 
 def _exact_rows(queries: list[VideoQuery]) -> dict[tuple[str, str], list[dict]]:

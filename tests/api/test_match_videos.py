@@ -255,3 +255,28 @@ def test_the_schema_documents_the_endpoint(client):
     body = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
     component = schema["components"]["schemas"][body.rsplit("/", 1)[-1]]
     assert "videos" in component["properties"]
+
+
+def test_every_fed_video_digest_and_photo_pdq_matches_itself_decoys_included(acme):
+    """Probe 2 of decoy_view.py on this endpoint: a decoy must match as a real hash does."""
+    from portal.platforms.models import Decoy
+
+    cases.case_create(items=[cases.item_from_record(record=hashed(ORIGINAL).record())])
+    feed = acme.client.get(reverse("v1:hash-feed"), {"limit": 1000}).json()["entries"]
+    decoys = set(Decoy.objects.filter(platform=acme.platform).values_list("value", flat=True))
+    fed = [e for e in feed if e["frame"] is None and e["media_kind"] == "video"]
+    photos = [e for e in feed if e["algorithm"] == "pdq" and e["media_kind"] == "image"]
+    assert {e["value"] for e in fed + photos} & decoys  # the probe reaches decoys
+    queries = [{e["algorithm"]: e["value"]} for e in fed]
+    queries += [{"vpdq": [{**FRAME, "pdq": e["value"]}]} for e in photos]
+    for start in range(0, len(queries), 10):
+        results = match_videos(acme.client, queries[start : start + 10])
+        for query, result in zip(queries[start : start + 10], results, strict=True):
+            if "vpdq" in query:
+                (hit,) = [h for h in result["photos"] if h["distance"] == 0]
+                assert hit["value"] == query["vpdq"][0]["pdq"] and hit["frames_matched"] == 1
+            else:
+                ((algorithm, value),) = query.items()
+                assert [(h["algorithm"], h["value"]) for h in result["exact"]] == [
+                    (algorithm, value)
+                ]
