@@ -127,8 +127,15 @@ def _invalid(hashes: dict[str, Any]) -> str | None:
 def _valid_frame(frame: object) -> bool:
     if not isinstance(frame, dict) or not is_valid_hex("pdq", frame.get("pdq")):
         return False
-    numbers = (frame.get("frame"), frame.get("timestamp"), frame.get("quality"))
-    return all(isinstance(n, int | float) and not isinstance(n, bool) for n in numbers)
+    # Each a number in range, so that a huge JSON integer never reaches float().
+    limits = {"frame": 2**31, "timestamp": 1e9, "quality": 101}
+    for key, limit in limits.items():
+        value = frame.get(key)
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            return False
+        if not 0 <= value < limit:
+            return False
+    return True
 
 
 def serve(db_path: str, *, host: str = "127.0.0.1", port: int = 8765) -> None:  # pragma: no cover

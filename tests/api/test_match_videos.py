@@ -218,6 +218,9 @@ FRAME = {"frame": 0, "timestamp": 0.0, "pdq": "f" * 64, "quality": 100}
         ({"videos": [{"vpdq": [{**FRAME, "quality": 101}]}]}, "videos", "bad_frame"),
         ({"videos": [{"vpdq": [{**FRAME, "timestamp": -1}]}]}, "videos", "bad_frame"),
         ({"videos": [{"vpdq": [{**FRAME, "frame": True}]}]}, "videos", "bad_frame"),
+        ({"videos": [{"vpdq": [{**FRAME, "frame": 10**400}]}]}, "videos", "bad_frame"),
+        ({"videos": [{"vpdq": [{**FRAME, "timestamp": 10**400}]}]}, "videos", "bad_frame"),
+        ({"videos": [{"vpdq": [{**FRAME, "quality": 0.5}]}]}, "videos", "bad_frame"),
         ({"videos": [{"vpdq": [FRAME] * 7201}]}, "videos", "too_many_frames"),
         ({"videos": [{"vpdq": [FRAME]}], "thresholds": {"pdq": 32}}, "thresholds", "max_value"),
         (

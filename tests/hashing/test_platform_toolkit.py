@@ -693,6 +693,9 @@ def test_check_matches_reencoded_trimmed_and_letterboxed_copies_of_a_listed_vide
         assert [m["algorithm"] for m in body["matches"]] == ["vpdq"]
         status, body = post({"hashes": video_record(tmp_path / "unrelated.mp4")})
         assert status == 200 and body["verdict"] == "no_match"
+        frame = {"frame": 10**400, "timestamp": 0, "pdq": "f" * 64, "quality": 100}
+        status, body = post({"hashes": {"vpdq": [frame]}})
+        assert status == 400 and body["code"] == "bad_hash"
 
 
 def test_an_image_check_hitting_a_listed_videos_frame_says_which(live_server, tmp_path):
