@@ -352,3 +352,34 @@ def test_every_test_the_decoy_table_names_exists():
                 assert f"def {name}(" in source, (module, name)
                 named += 1
     assert named >= 15
+
+
+def test_a_decoy_videos_frames_match_on_match_videos_as_a_real_videos_do():
+    """Probe 2 on /match/videos: each fed video's frames, sent back, match it as a video."""
+    acme = platform_client("Acme")
+    real = cases.case_create(
+        items=[SubmittedItemFactory.build(rng=random.Random(3), video=True, frames=4)]
+    ).case
+    decoys.decoy_case_register(platform=acme.platform)  # shaped as the real case
+    entries = _feed(acme)
+    videos: dict[str, list[dict]] = {}
+    for entry in entries:
+        if entry["frame"] is not None:
+            videos.setdefault(entry["item_id"], []).append(entry)
+    assert len(videos) == 2  # the real video and its decoy twin
+    mine = set(Decoy.objects.filter(platform=acme.platform).values_list("value", flat=True))
+    assert sum(bool({e["value"] for e in run} & mine) for run in videos.values()) == 1
+    for item_id, run in videos.items():
+        query = {
+            "vpdq": [
+                {"frame": e["frame"], "timestamp": e["timestamp"], "pdq": e["value"], "quality": 90}
+                for e in run
+            ]
+        }
+        response = acme.client.post(reverse("v1:video-match"), {"videos": [query]}, format="json")
+        (result,) = response.json()["results"]
+        (hit,) = [h for h in result["videos"] if h["match"]]
+        assert hit["item_id"] == item_id and hit["compared_frames"] == len(run)
+        assert hit["md5"] and set(hit["feedback"]) == set(result["videos"][0]["feedback"])
+        assert result["photos"] == []  # a video's frames are not photos, decoy or real
+    assert real.hashes.filter(frame__isnull=False).count() == 4
