@@ -76,11 +76,15 @@ DELTA_SHIFT = 9
 _MAX_RADIUS = 3
 # A chunk's occupancy bitmap: keys sharing all but their low _WORD_BITS bits share a word.
 _WORD_BITS = 6
-# How many bits a chunk may be wider than its buckets (its bitmap is then at most as large
-# as its bucket table), and a bitmap word read's cost against a random bucket or row read
-# (measured: the bitmaps are small enough to stay mostly in cache).
+# How many bits a chunk may be wider than its buckets (its bitmap is then at most an
+# eighth of its bucket table: 11 x 1-2 MB at 1 M and 10 M rows), and a bitmap word read's
+# cost against a random bucket or row read (the bitmaps stay mostly in cache). Measured
+# at 1 M PDQ: 6 bits (bitmaps as large as the tables) was no faster, and at 10 M it planned
+# 9 chunks of 28-29 bits with 576 MB of bitmaps.
 _FILTER_BITS = 3
 _WORD_COST = 0.3
+# Two-slot bucket tables are sized up to this many bytes in all (see plan_chunks).
+_TABLE_BUDGET = 1 << 30
 # Candidates are gathered in batches of this many before their hashes are read.
 _CANDIDATE_BATCH = 4096
 # Candidates checked together before looking for the match among them (see _verify).
@@ -138,15 +142,19 @@ def plan_chunks(bits: int, max_distance: int, rows: int, *, inline: bool) -> lis
     """The chunk layout with the fewest expected memory reads for ``rows`` random hashes.
 
     Every chunk ``i`` is searched within ``t_i`` bits, ``sum(t_i + 1) = max_distance + 1``
-    (generalised pigeonhole). Buckets stop at about ``log2(rows)`` bits so their tables
-    stay smaller than the row tables. For 64-bit hashes (``inline``: CSR buckets holding
-    the hashes) a probe reads a bucket offset and a candidate the next bucket entry.
+    (generalised pigeonhole). For 64-bit hashes (``inline``: CSR buckets holding the
+    hashes) a probe reads a bucket offset and a candidate the next bucket entry; buckets
+    stop at about ``log2(rows)`` bits so the offsets stay smaller than the entries.
+
     Otherwise a chunk may be up to ``_FILTER_BITS`` wider than its buckets: each probed
     key first reads one bit of an occupancy bitmap (64 neighbouring keys share a word,
     mostly cached), and only present keys read their bucket and then the candidate rows'
     hashes (two random reads). Wider chunks mean larger balls but far fewer present keys.
+    Two-slot buckets get one bit more than ``log2(rows)`` (about half a row each: fewer
+    spills and fewer rows of other keys to check; measured ~10% faster at 1 M) unless
+    that would take the bucket tables past ``_TABLE_BUDGET`` bytes (at 10 M it would).
     """
-    bucket_cap = max(1, min(32, round(math.log2(max(rows, 2)))))
+    log_rows = round(math.log2(max(rows, 2)))
     best: tuple[float, list[Chunk]] | None = None
     for chunks in range(1, min(bits, max_distance + 1) + 1):
         radius, wider = divmod(max_distance + 1, chunks)
@@ -155,6 +163,9 @@ def plan_chunks(bits: int, max_distance: int, rows: int, *, inline: bool) -> lis
             continue
         width, spare = divmod(bits, chunks)
         room = [min(32, width + (1 if i < spare else 0)) for i in range(chunks)]
+        bucket_cap = max(1, min(32, log_rows if inline else log_rows + 1))
+        while not inline and bucket_cap > log_rows and chunks * 8 << bucket_cap > _TABLE_BUDGET:
+            bucket_cap -= 1
         for extra in [0] if inline else range(_FILTER_BITS + 1):
             buckets = [min(bucket_cap, w) for w in room]
             widths = [min(w, b + extra) for w, b in zip(room, buckets, strict=True)]
@@ -574,28 +585,27 @@ if AVAILABLE:
         return queries.shape[0]
 
     @_jit()
-    def _build_chunk(hashes, count, start, width, offsets, rows):  # type: ignore[no-untyped-def]
-        """Counting sort of rows [0, count) by their chunk key into one CSR table."""
+    def _build_chunk(hashes, count, start, width, shift, offsets, rows, bitmap):  # type: ignore[no-untyped-def]
+        """Counting sort of rows [0, count) by bucket (their chunk key >> ``shift``) into one
+        CSR table; marks the keys present in ``bitmap`` (if not empty) on the way."""
         buckets = offsets.shape[0] - 1
+        marks = bitmap.shape[0] > 0
+        if marks:
+            bitmap[:] = 0
         for i in range(buckets + 1):
             offsets[i] = 0
         for row in range(count):
-            offsets[_chunk_key(hashes[row], start, width) + 1] += 1
+            key = _chunk_key(hashes[row], start, width)
+            offsets[(key >> shift) + 1] += 1
+            if marks:
+                bitmap[key >> _WORD_BITS] |= np.int64(1) << (key & 63)
         for i in range(buckets):
             offsets[i + 1] += offsets[i]
         fill = offsets[:-1].copy()
         for row in range(count):
-            key = _chunk_key(hashes[row], start, width)
-            rows[fill[key]] = row
-            fill[key] += 1
-
-    @_jit()
-    def _fill_bitmap(hashes, count, start, width, bitmap):  # type: ignore[no-untyped-def]
-        """Mark the chunk keys of rows [0, count) present in one chunk's bitmap."""
-        bitmap[:] = 0
-        for row in range(count):
-            key = _chunk_key(hashes[row], start, width)
-            bitmap[key >> _WORD_BITS] |= np.int64(1) << (key & 63)
+            bucket = _chunk_key(hashes[row], start, width) >> shift
+            rows[fill[bucket]] = row
+            fill[bucket] += 1
 
     @_jit()
     def _fill_slots(offsets, rows, slots, spill, spilled):  # type: ignore[no-untyped-def]
@@ -998,9 +1008,12 @@ class HashIndex:
             offsets = np.empty(sum(sizes), dtype=np.uint32)
             table = np.empty((len(plan), count), dtype=np.uint64)
             rows = np.empty((len(plan), count), dtype=np.uint32)
+            no_bitmap = np.empty(0, dtype=np.int64)
             for c, chunk in enumerate(plan):
                 span = offsets[bases[c] : bases[c] + sizes[c]]
-                _build_chunk(self._hashes, count, chunk.start, chunk.width, span, order)
+                _build_chunk(
+                    self._hashes, count, chunk.start, chunk.width, 0, span, order, no_bitmap
+                )
                 np.take(self._hashes[:, 0], order, out=table[c])
                 rows[c] = order
             return _Tables(plan=plan, bases=bases, offsets=offsets, table=table, rows=rows)
@@ -1017,9 +1030,9 @@ class HashIndex:
         csr = np.empty(max(keys) + 1, dtype=np.uint32)
         for c, chunk in enumerate(plan):
             words = bitmap[word_bases[c] : word_bases[c] + word_counts[c]]
-            _fill_bitmap(self._hashes, count, chunk.start, chunk.width, words)
             span = csr[: keys[c] + 1]
-            _build_chunk(self._hashes, count, chunk.start, chunk.bucket_width, span, order)
+            shift = chunk.width - chunk.bucket_width
+            _build_chunk(self._hashes, count, chunk.start, chunk.width, shift, span, order, words)
             counts = np.diff(span)
             spill = np.empty(int(counts[counts > 2].sum(dtype=np.int64)), dtype=np.uint32)
             del counts
