@@ -77,12 +77,16 @@ _MAX_RADIUS = 3
 # A chunk's occupancy bitmap: keys sharing all but their low _WORD_BITS bits share a word.
 _WORD_BITS = 6
 # How many bits a chunk may be wider than its buckets (its bitmap is then at most an
-# eighth of its bucket table: 11 x 1-2 MB at 1 M and 10 M rows), and a bitmap word read's
-# cost against a random bucket or row read (the bitmaps stay mostly in cache). Measured
-# at 1 M PDQ: 6 bits (bitmaps as large as the tables) was no faster, and at 10 M it planned
-# 9 chunks of 28-29 bits with 576 MB of bitmaps.
+# eighth of its bucket table: 11 x 1-2 MB at 1 M and 10 M rows). Measured at 1 M PDQ: 6
+# bits (bitmaps as large as the tables) was no faster, and at 10 M it planned 9 chunks of
+# 28-29 bits with 576 MB of bitmaps.
 _FILTER_BITS = 3
+# A bitmap word read's cost against a random bucket or row read: the bitmaps stay mostly
+# in cache while large tables do not. Below _CACHED_ROWS the tables are cached too (~50 MB
+# at 2**18 PDQ rows) and every read costs about the same: at 100 k the plain 16 chunks of
+# 16 bits within 1 were faster than wider chunks behind bitmaps.
 _WORD_COST = 0.3
+_CACHED_ROWS = 1 << 18
 # Two-slot bucket tables are sized up to this many bytes in all (see plan_chunks).
 _TABLE_BUDGET = 1 << 30
 # Candidates are gathered in batches of this many before their hashes are read.
@@ -196,7 +200,8 @@ def _chunk_cost(width: int, buckets: int, radius: int, rows: int, inline: bool) 
     # A present key's bucket holds its own rows and those of the keys sharing the prefix.
     candidates = probes * per_key + present * (rows / 2.0**buckets) * (1 - 2.0 ** (buckets - width))
     words = _ball_size(width - _WORD_BITS, radius)
-    return _WORD_COST * words + present + candidates
+    word_cost = 1.0 if rows < _CACHED_ROWS else _WORD_COST
+    return word_cost * words + present + candidates
 
 
 def _meta_for(
