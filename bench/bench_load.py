@@ -34,6 +34,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -120,7 +121,7 @@ def baseline(
 
 def locust_run(
     port: int, keys: list[str], bodies: list[str], batch: int, users: int, seconds: int, tmp: Path
-) -> dict[str, float]:
+) -> dict[str, Any]:
     bodies_file, keys_file = tmp / f"bodies-{batch}.json", tmp / "keys.json"
     bodies_file.write_text(json.dumps(bodies))
     keys_file.write_text(json.dumps(keys))

@@ -21,11 +21,12 @@ import re
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hashing.platform.client import Client
+from hashing.platform.client import Client, FeedResponse
 from hashing.platform.store import Store
 from hashing.platform.sync import sync
 from tests.support.stack import BrowserClient
@@ -173,7 +174,7 @@ class RecordingClient(Client):
         self.retries += 1
         super()._sleep(attempt, retry_after)
 
-    def snapshot_lines(self):  # type: ignore[no-untyped-def]
+    def snapshot_lines(self) -> Iterator[dict[str, Any]]:
         self.snapshot_seqs = []
         for line in super().snapshot_lines():
             if line.get("type") == "snapshot":
@@ -182,7 +183,9 @@ class RecordingClient(Client):
                 self.snapshot_seqs.append(int(line["seq"]))
             yield line
 
-    def feed(self, *, cursor, limit, etag=None):  # type: ignore[no-untyped-def]
+    def feed(
+        self, *, cursor: str | None, limit: int, etag: str | None = None
+    ) -> FeedResponse | None:
         page = super().feed(cursor=cursor, limit=limit, etag=etag)
         if page is not None:
             self.pages += 1
@@ -253,6 +256,8 @@ class Follower(threading.Thread):
 @dataclass
 class ConsistencyReport:
     seconds: float
+    # When the last write returned; the rest of `seconds` is the platforms catching up.
+    writes_seconds: float
     victims: int
     withdrawers: int
     platforms: int
@@ -275,7 +280,8 @@ class ConsistencyReport:
     def summary(self) -> str:
         return (
             f"{self.victims} victims + {self.withdrawers} withdrawing, {self.platforms} platforms,"
-            f" {self.seconds:.1f} s: {self.requests} victim requests, {self.cases} cases,"
+            f" {self.seconds:.1f} s ({self.writes_seconds:.1f} s of writes, then"
+            f" {self.seconds - self.writes_seconds:.1f} s to catch up): {self.requests} victim requests, {self.cases} cases,"
             f" {self.files} files; database {self.hashes_by_status}; {self.syncs} syncs,"
             f" {self.feed_pages} feed pages, {self.feed_entries} entries, {self.retries} retries;"
             f" failures {len(self.failures)}, platforms differing {len(self.mismatches)},"
@@ -415,6 +421,7 @@ def consistency_run(
     for thread in writers:
         thread.join()
     writes_done.set()
+    writes_seconds = time.monotonic() - started
     for follower in followers:
         follower.join(timeout=600)
     elapsed = time.monotonic() - started
@@ -435,6 +442,7 @@ def consistency_run(
     database = Counter((a, v) for a, v in expected["active"])
     return ConsistencyReport(
         seconds=elapsed,
+        writes_seconds=writes_seconds,
         victims=victims,
         withdrawers=withdrawers,
         platforms=len(platforms),
