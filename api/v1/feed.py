@@ -39,6 +39,16 @@ class FeedEntrySerializer(serializers.Serializer):
     item_id = serializers.CharField(help_text="Pseudonymous id of the file the hash came from.")
     changed_at = serializers.DateTimeField()
     feedback = FeedbackCountsSerializer(help_text=_FEEDBACK_HELP)
+    frame = serializers.IntegerField(
+        allow_null=True,
+        help_text=(
+            "For a video's vPDQ frame (a PDQ hash, media_kind video): the sampled frame's "
+            "number. Group a video's frames by item_id. Null for every other hash."
+        ),
+    )
+    timestamp = serializers.FloatField(
+        allow_null=True, help_text="For a video's vPDQ frame: its time in the video (s)."
+    )
 
 
 class FilterSerializer(serializers.Serializer):

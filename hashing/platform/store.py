@@ -2,7 +2,9 @@
 
 A row is one hash of one case as the feed names it: ``(algorithm, value, case_id,
 item_id)``, pseudonymous ids included, because the same hash can come from two cases and
-withdrawing one of them must not remove the other's. The cursor and the feed position
+withdrawing one of them must not remove the other's. A video's vPDQ frames are PDQ rows
+of the video's item with the frame number and timestamp set (``frame``, ``timestamp``).
+The cursor and the feed position
 are kept in ``meta`` and always written in the same transaction as the rows they
 describe.
 """
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -30,10 +32,18 @@ CREATE TABLE IF NOT EXISTS hashes (
     case_id TEXT NOT NULL,
     item_id TEXT NOT NULL,
     seq INTEGER NOT NULL,
+    frame INTEGER,
+    timestamp REAL,
     UNIQUE (algorithm, value, case_id, item_id)
 );
 CREATE INDEX IF NOT EXISTS hashes_by_value ON hashes (algorithm, value);
 """
+
+# Schema 1 (before video frames) -> 2: the two frame columns; no row of 1 is a frame.
+_UPGRADE_FROM_1 = (
+    "ALTER TABLE hashes ADD COLUMN frame INTEGER",
+    "ALTER TABLE hashes ADD COLUMN timestamp REAL",
+)
 
 
 @dataclass(frozen=True)
@@ -47,6 +57,9 @@ class Entry:
     quality: int | None
     case_id: str
     item_id: str
+    # A video's vPDQ frame: its number and timestamp (s); None on every other row.
+    frame: int | None = None
+    timestamp: float | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Entry:
@@ -58,6 +71,8 @@ class Entry:
             quality=None if data.get("quality") is None else int(data["quality"]),
             case_id=str(data["case_id"]),
             item_id=str(data["item_id"]),
+            frame=None if data.get("frame") is None else int(data["frame"]),
+            timestamp=None if data.get("timestamp") is None else float(data["timestamp"]),
         )
 
 
@@ -75,13 +90,25 @@ class Store:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         with self.transaction():
+            version = self._version()
+            if version == "1":
+                for statement in _UPGRADE_FROM_1:
+                    self._db.execute(statement)
+                self.meta_set("schema_version", version := SCHEMA_VERSION)
             for statement in filter(None, (s.strip() for s in _SCHEMA.split(";"))):
                 self._db.execute(statement)
-            version = self.meta_get("schema_version")
             if version is None:
                 self.meta_set("schema_version", SCHEMA_VERSION)
             elif version != SCHEMA_VERSION:
                 raise StoreError(f"{self.path} has schema {version}; expected {SCHEMA_VERSION}")
+
+    def _version(self) -> str | None:
+        """The file's schema version, None for a new file."""
+        if not self._db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+        ).fetchone():
+            return None
+        return self.meta_get("schema_version")
 
     def close(self) -> None:
         self._db.close()
@@ -120,12 +147,24 @@ class Store:
 
     def add(self, entries: Iterable[Entry]) -> None:
         self._db.executemany(
-            "INSERT INTO hashes (algorithm, value, media_kind, quality, case_id, item_id, seq) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?) "
+            "INSERT INTO hashes "
+            "(algorithm, value, media_kind, quality, case_id, item_id, seq, frame, timestamp) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (algorithm, value, case_id, item_id) DO UPDATE SET "
-            "seq = excluded.seq, quality = excluded.quality, media_kind = excluded.media_kind",
+            "seq = excluded.seq, quality = excluded.quality, media_kind = excluded.media_kind, "
+            "frame = excluded.frame, timestamp = excluded.timestamp",
             (
-                (e.algorithm, e.value, e.media_kind, e.quality, e.case_id, e.item_id, e.seq)
+                (
+                    e.algorithm,
+                    e.value,
+                    e.media_kind,
+                    e.quality,
+                    e.case_id,
+                    e.item_id,
+                    e.seq,
+                    e.frame,
+                    e.timestamp,
+                )
                 for e in entries
             ),
         )
@@ -169,8 +208,8 @@ class Store:
         """Every row without its local id (to compare two stores in tests and tools)."""
         return list(
             self._db.execute(
-                "SELECT algorithm, value, media_kind, quality, case_id, item_id, seq "
-                "FROM hashes ORDER BY algorithm, value, case_id, item_id"
+                "SELECT algorithm, value, media_kind, quality, case_id, item_id, seq, "
+                "frame, timestamp FROM hashes ORDER BY algorithm, value, case_id, item_id"
             )
         )
 

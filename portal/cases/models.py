@@ -101,6 +101,11 @@ class SubmittedHash(models.Model):
     algorithm = models.CharField(max_length=8, choices=Algorithm.choices)
     value = models.CharField(max_length=64)  # lower-case hex
     quality = models.PositiveSmallIntegerField(null=True, blank=True)  # PDQ only, 0-100
+    # A video's vPDQ frames are PDQ rows of the video's item, each with the sampled
+    # frame's number and timestamp (seconds, millisecond precision); null on every other
+    # row. See hashing/video.py for how frames are chosen.
+    frame = models.PositiveIntegerField(null=True, blank=True)
+    frame_timestamp = models.FloatField(null=True, blank=True)
     media_kind = models.CharField(max_length=8, choices=MediaKind.choices)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     # Position in the feed, bumped on every change (added, removed). Allocated
@@ -115,8 +120,28 @@ class SubmittedHash(models.Model):
         ordering = ["feed_seq"]
         verbose_name_plural = "submitted hashes"
         constraints = [
+            # A file's hash once per case; a video frame once per video (two videos of a
+            # case may share a frame, e.g. a clip and its trimmed copy).
             models.UniqueConstraint(
-                fields=["case", "algorithm", "value"], name="hash_once_per_case"
+                fields=["case", "algorithm", "value"],
+                condition=Q(frame__isnull=True),
+                name="hash_once_per_case",
+            ),
+            models.UniqueConstraint(
+                fields=["item_id", "algorithm", "value"],
+                condition=Q(frame__isnull=False),
+                name="frame_once_per_video",
+            ),
+            models.CheckConstraint(
+                condition=Q(frame__isnull=True, frame_timestamp__isnull=True)
+                | Q(
+                    frame__isnull=False,
+                    frame_timestamp__isnull=False,
+                    frame_timestamp__gte=0,
+                    algorithm="pdq",
+                    media_kind="video",
+                ),
+                name="frame_is_video_pdq",
             ),
             models.CheckConstraint(
                 condition=Q(quality__isnull=True) | Q(quality__lte=100), name="hash_quality_0_100"
@@ -133,6 +158,10 @@ class SubmittedHash(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status == self.Status.ACTIVE
+
+    @property
+    def is_frame(self) -> bool:
+        return self.frame is not None
 
 
 class FeedCounter(models.Model):

@@ -5,6 +5,7 @@ additions and removals in order (portal/cases/positions.py, whose listeners
 hear of each change once it commits).
 """
 
+import math
 import secrets
 import uuid
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from django.utils import timezone
 from hashing.algorithms import ALGORITHMS, SHARED_ALGORITHMS, SHARED_EXACT, SHARED_PERCEPTUAL
 from hashing.distance import is_valid_hex
 from hashing.pdq import PDQ_QUALITY_FLOOR
+from hashing.video import TIMESTAMP_DECIMALS, VpdqFrame
 from portal.cases import limits
 from portal.cases.models import Case, Organisation, SubmittedHash
 from portal.cases.plausibility import hash_plausibility_check
@@ -33,6 +35,8 @@ PIN_DIGITS = 8
 RECOVERY_CODE_GROUPS = 5  # 5 groups of 4 characters: 100 random bits
 
 MAX_ITEMS_PER_SUBMISSION = 100
+# Two hours at vPDQ's one frame a second: hashing.video's duration limit.
+MAX_FRAMES_PER_VIDEO = 7200
 
 
 @dataclass(frozen=True)
@@ -40,8 +44,10 @@ class SubmittedItem:
     """The hashes of one file, as computed in the browser or in memory on the server."""
 
     media_kind: str
-    hashes: dict[str, str]  # algorithm -> lower-case hex
+    hashes: dict[str, str]  # algorithm -> lower-case hex (a video's: its digests)
     pdq_quality: int | None = None
+    # A video's vPDQ frames in frame order (hashing.video), stored as PDQ rows of the item.
+    vpdq: tuple[VpdqFrame, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -96,8 +102,9 @@ def item_validate(*, item: SubmittedItem) -> None:
     """Raise ApplicationError unless every hash of the item is well formed."""
     if item.media_kind not in SubmittedHash.MediaKind.values:
         raise ApplicationError(f"Unknown media kind {item.media_kind!r}.", code="bad_media_kind")
-    if not item.hashes:
+    if not item.hashes and not item.vpdq:
         raise ApplicationError("An item needs at least one hash.", code="no_hashes")
+    frames_kept(item=item)  # raises on a malformed frame list
     for algorithm, value in item.hashes.items():
         if algorithm not in SHARED_ALGORITHMS:
             raise ApplicationError(f"Unknown algorithm {algorithm!r}.", code="bad_algorithm")
@@ -122,6 +129,53 @@ def item_validate(*, item: SubmittedItem) -> None:
         raise ApplicationError(
             f"PDQ quality {quality} is below {PDQ_QUALITY_FLOOR}.", code="low_quality"
         )
+
+
+def frames_kept(*, item: SubmittedItem) -> list[VpdqFrame]:
+    """The video frames of `item` to store; raises ApplicationError on a malformed list.
+
+    A well-formed list is frame numbers in increasing order, timestamps >= 0, PDQ hex and
+    a 0-100 quality. Of those, frames too weak or too implausible to share are left out
+    rather than refused, as the hashers themselves leave weak frames out
+    (hashing.video.kept_frames): a real video may have a fade or a title card, and its
+    digests and other frames still block it. A repeated frame hash is kept once, as vPDQ
+    matching counts distinct hashes.
+    """
+    if not item.vpdq:
+        return []
+    if item.media_kind != SubmittedHash.MediaKind.VIDEO:
+        raise ApplicationError("Only a video has frame hashes.", code="bad_frames")
+    if len(item.vpdq) > MAX_FRAMES_PER_VIDEO:
+        raise ApplicationError(
+            f"A video may have at most {MAX_FRAMES_PER_VIDEO} frame hashes.",
+            code="too_many_frames",
+        )
+    kept: list[VpdqFrame] = []
+    seen: set[str] = set()
+    previous = -1
+    for frame in item.vpdq:
+        if (
+            frame.frame <= previous
+            or not math.isfinite(frame.timestamp)
+            or frame.timestamp < 0
+            or not 0 <= frame.quality <= 100
+            or not is_valid_hex("pdq", frame.pdq)
+        ):
+            raise ApplicationError(
+                "Frame hashes need increasing frame numbers, timestamps of 0 or more, "
+                "PDQ hex and a 0-100 quality.",
+                code="bad_frame",
+            )
+        previous = frame.frame
+        if (
+            frame.quality < PDQ_QUALITY_FLOOR
+            or frame.pdq in seen
+            or hash_plausibility_check(algorithm="pdq", value=frame.pdq) is not None
+        ):
+            continue
+        seen.add(frame.pdq)
+        kept.append(frame)
+    return kept
 
 
 @transaction.atomic
@@ -160,11 +214,12 @@ def hashes_add(*, case: Case, items: list[SubmittedItem]) -> list[SubmittedHash]
     case = Case.objects.select_for_update().get(pk=case.pk)
     if case.status != Case.Status.ACTIVE:
         raise ApplicationError("This case is closed; start a new one.", code="case_closed")
-    existing = set(case.hashes.values_list("algorithm", "value"))
+    existing = set(case.hashes.filter(frame__isnull=True).values_list("algorithm", "value"))
     rows: list[SubmittedHash] = []
     for item in items:
         item_validate(item=item)
         item_id = uuid.uuid4()
+        repeated = bool(item.hashes) and all(pair in existing for pair in item.hashes.items())
         for algorithm, value in item.hashes.items():
             if (algorithm, value) in existing:
                 continue
@@ -178,6 +233,21 @@ def hashes_add(*, case: Case, items: list[SubmittedItem]) -> list[SubmittedHash]
                     quality=item.pdq_quality if algorithm == SubmittedHash.Algorithm.PDQ else None,
                     media_kind=item.media_kind,
                 )
+            )
+        # A video already in the case (same digests) keeps the frames it has.
+        if not repeated:
+            rows.extend(
+                SubmittedHash(
+                    case=case,
+                    item_id=item_id,
+                    algorithm=SubmittedHash.Algorithm.PDQ,
+                    value=frame.pdq,
+                    quality=frame.quality,
+                    media_kind=item.media_kind,
+                    frame=frame.frame,
+                    frame_timestamp=round(frame.timestamp, TIMESTAMP_DECIMALS),
+                )
+                for frame in frames_kept(item=item)
             )
     if not rows:
         return []
@@ -330,6 +400,12 @@ def item_from_record(*, record: dict) -> SubmittedItem:
     Keeps only hashes: a PDQ hash below the quality floor is left out, as the
     browser does, and the file's exact digests still block exact copies.
     """
+    if record.get("media") == SubmittedHash.MediaKind.VIDEO:
+        return SubmittedItem(
+            media_kind=SubmittedHash.MediaKind.VIDEO,
+            hashes={alg: record[alg] for alg in SHARED_EXACT if record.get(alg)},
+            vpdq=tuple(VpdqFrame.from_dict(frame) for frame in record.get("vpdq", ())),
+        )
     quality = record.get("pdq_quality")
     keep = list(SHARED_EXACT)
     if record.get("pdq") and quality is not None and quality >= PDQ_QUALITY_FLOOR:

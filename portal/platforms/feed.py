@@ -77,6 +77,9 @@ class FeedEntry:
     changed_at: datetime
     # Corroboration: how many platforms reported each outcome (counts only).
     feedback: dict[str, int] = field(default_factory=dict)
+    # A video's vPDQ frame (a PDQ row of a video item): its frame number and timestamp (s).
+    frame: int | None = None
+    timestamp: float | None = None
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,8 @@ def entry_wire(entry: FeedEntry) -> dict[str, Any]:
         "item_id": entry.item_id,
         "changed_at": wire_time(entry.changed_at),
         "feedback": dict(entry.feedback),
+        "frame": entry.frame,
+        "timestamp": entry.timestamp,
     }
 
 
@@ -126,6 +131,8 @@ def _hash_entry(
         item_id=pseudonymous_item_id(platform=platform, item_id=str(row.item_id)),
         changed_at=row.updated_at,
         feedback=feedback if feedback is not None else no_feedback(),
+        frame=row.frame,
+        timestamp=row.frame_timestamp,
     )
 
 

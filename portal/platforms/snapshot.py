@@ -33,7 +33,17 @@ from portal.trust.audit import platform_audit
 
 SNAPSHOT_CHUNK_SIZE = 2_000
 SNAPSHOT_FORMATS = ("ndjson", "csv")
-SNAPSHOT_FIELDS = ("seq", "algorithm", "value", "media_kind", "quality", "case_id", "item_id")
+SNAPSHOT_FIELDS = (
+    "seq",
+    "algorithm",
+    "value",
+    "media_kind",
+    "quality",
+    "case_id",
+    "item_id",
+    "frame",
+    "timestamp",
+)
 
 
 @dataclass(frozen=True)
@@ -45,6 +55,9 @@ class SnapshotRow:
     quality: int | None
     case_id: str
     item_id: str
+    # A video's vPDQ frame: its number and timestamp (s); None on every other row.
+    frame: int | None = None
+    timestamp: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in SNAPSHOT_FIELDS}
@@ -74,7 +87,15 @@ def snapshot_rows(
         .filter(status=SubmittedHash.Status.ACTIVE)
         .order_by("feed_seq")
         .values_list(
-            "feed_seq", "algorithm", "value", "media_kind", "quality", "case_id", "item_id"
+            "feed_seq",
+            "algorithm",
+            "value",
+            "media_kind",
+            "quality",
+            "case_id",
+            "item_id",
+            "frame",
+            "frame_timestamp",
         )
     )
     decoys = filters.apply(Decoy.objects.filter(window, platform=platform)).order_by("feed_seq")
@@ -116,7 +137,7 @@ def _merge(
     # pseudonyms (an HMAC each), which keeps memory flat.
     last_case: tuple[int, str] = (0, "")
     last_item: tuple[object, str] = (None, "")
-    for seq, algorithm, value, media_kind, quality, case_id, item_id in hashes:
+    for seq, algorithm, value, media_kind, quality, case_id, item_id, frame, timestamp in hashes:
         while decoy is not None and decoy.feed_seq < seq:
             yield _decoy_row(platform=platform, decoy=decoy)
             decoy = next(pending, None)
@@ -124,7 +145,17 @@ def _merge(
             last_case = (case_id, pseudonymous_case_id(platform=platform, case_id=case_id))
         if last_item[0] != item_id:
             last_item = (item_id, pseudonymous_item_id(platform=platform, item_id=str(item_id)))
-        yield SnapshotRow(seq, algorithm, value, media_kind, quality, last_case[1], last_item[1])
+        yield SnapshotRow(
+            seq,
+            algorithm,
+            value,
+            media_kind,
+            quality,
+            last_case[1],
+            last_item[1],
+            frame,
+            timestamp,
+        )
     while decoy is not None:
         yield _decoy_row(platform=platform, decoy=decoy)
         decoy = next(pending, None)

@@ -6,6 +6,7 @@ from django import forms
 from django.core import signing
 from django.utils.translation import gettext_lazy as _
 
+from hashing.video import VpdqFrame
 from portal.cases.models import Case, SubmittedHash
 from portal.cases.services import MAX_ITEMS_PER_SUBMISSION, SubmittedItem
 from portal.exceptions import ApplicationError
@@ -154,11 +155,48 @@ class HashOneForm(forms.Form):
 
 def item_to_payload(item: SubmittedItem) -> dict[str, Any]:
     """The JSON form of an item, as the hashing page sends it back in `items`."""
-    return {"media_kind": item.media_kind, "hashes": item.hashes, "pdq_quality": item.pdq_quality}
+    payload: dict[str, Any] = {
+        "media_kind": item.media_kind,
+        "hashes": item.hashes,
+        "pdq_quality": item.pdq_quality,
+    }
+    if item.vpdq:
+        payload["vpdq"] = [frame.as_dict() for frame in item.vpdq]
+    return payload
+
+
+def _frames_from_payload(raw: Any) -> tuple[VpdqFrame, ...]:
+    """A video's `vpdq` list: {"frame", "timestamp", "pdq", "quality"} each, else an error.
+
+    Only the shape is checked here; services.frames_kept judges the values.
+    """
+    if raw is None:
+        return ()
+    malformed = ApplicationError(_("A file's hashes are malformed."), code="bad_payload")
+    if not isinstance(raw, list):
+        raise malformed
+    frames = []
+    for frame in raw:
+        if not isinstance(frame, dict):
+            raise malformed
+        number, timestamp = frame.get("frame"), frame.get("timestamp")
+        pdq, quality = frame.get("pdq"), frame.get("quality")
+        if (
+            not isinstance(number, int)
+            or not isinstance(quality, int)
+            or isinstance(number, bool)
+            or isinstance(quality, bool)
+            or isinstance(timestamp, bool)
+            or not isinstance(timestamp, int | float)
+            or not isinstance(pdq, str)
+        ):
+            raise malformed
+        frames.append(VpdqFrame(frame=number, timestamp=float(timestamp), pdq=pdq, quality=quality))
+    return tuple(frames)
 
 
 def items_from_payload(payload: Any) -> list[SubmittedItem]:
-    """The submitted items of a JSON body: only media kinds, hashes and PDQ quality.
+    """The submitted items of a JSON body: only media kinds, hashes, PDQ quality and frames.
 
     Anything else in the body is ignored, so nothing but hashes can be stored.
     """
@@ -184,7 +222,10 @@ def items_from_payload(payload: Any) -> list[SubmittedItem]:
         }
         items.append(
             SubmittedItem(
-                media_kind=str(raw.get("media_kind", "")), hashes=hashes, pdq_quality=quality
+                media_kind=str(raw.get("media_kind", "")),
+                hashes=hashes,
+                pdq_quality=quality,
+                vpdq=_frames_from_payload(raw.get("vpdq")),
             )
         )
     return items

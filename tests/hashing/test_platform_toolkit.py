@@ -101,8 +101,8 @@ def dump(db: Path) -> list[tuple]:
     with sqlite3.connect(db) as conn:
         return list(
             conn.execute(
-                "SELECT algorithm, value, media_kind, quality, case_id, item_id, seq "
-                "FROM hashes ORDER BY algorithm, value, case_id, item_id"
+                "SELECT algorithm, value, media_kind, quality, case_id, item_id, seq, "
+                "frame, timestamp FROM hashes ORDER BY algorithm, value, case_id, item_id"
             )
         )
 
@@ -572,3 +572,53 @@ def index_server(db: Path):
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_sync_keeps_a_videos_frames_with_their_numbers_and_times(live_server, tmp_path):
+    from tests.support.factories import SubmittedItemFactory
+
+    video = SubmittedItemFactory.build(video=True, frames=3)
+    created, db = synced(live_server, tmp_path, video)
+    with sqlite3.connect(db) as conn:
+        frames = list(
+            conn.execute(
+                "SELECT frame, timestamp, value, item_id FROM hashes "
+                "WHERE frame IS NOT NULL ORDER BY frame"
+            )
+        )
+    assert [(f, t, v) for f, t, v, _ in frames] == [
+        (f.frame, f.timestamp, f.pdq) for f in video.vpdq
+    ]
+    assert len({item for *_, item in frames}) == 1  # one video: one item pseudonym
+    # The feed carries them as the snapshot did: withdraw, then the frames leave the store.
+    cases.case_withdraw(case=SubmittedHash.objects.get(algorithm="sha256", media_kind="video").case)
+    done = toolkit(*sync_args(live_server, created.api_key.raw, db, "--quiet"))
+    assert done.returncode == 0, done.stderr
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM hashes WHERE frame IS NOT NULL").fetchone() == (
+            0,
+        )
+
+
+def test_a_store_of_schema_1_is_upgraded_in_place(tmp_path):
+    from hashing.platform.store import Entry, Store
+
+    db = tmp_path / "old.db"
+    with sqlite3.connect(db) as conn:
+        conn.executescript(
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+            "INSERT INTO meta VALUES ('schema_version', '1'), ('cursor', 'c1');"
+            "CREATE TABLE hashes (id INTEGER PRIMARY KEY, algorithm TEXT NOT NULL,"
+            " value TEXT NOT NULL, media_kind TEXT NOT NULL, quality INTEGER,"
+            " case_id TEXT NOT NULL, item_id TEXT NOT NULL, seq INTEGER NOT NULL,"
+            " UNIQUE (algorithm, value, case_id, item_id));"
+            "INSERT INTO hashes VALUES (1, 'md5', 'ab', 'image', NULL, 'c', 'i', 7);"
+        )
+    with Store(db) as store:
+        assert store.meta_get("schema_version") == "2" and store.meta_get("cursor") == "c1"
+        with store.transaction():
+            store.add([Entry(8, "pdq", "cd", "video", 90, "c", "j", frame=30, timestamp=1.0)])
+        assert store.dump() == [
+            ("md5", "ab", "image", None, "c", "i", 7, None, None),
+            ("pdq", "cd", "video", 90, "c", "j", 8, 30, 1.0),
+        ]

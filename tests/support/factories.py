@@ -2,6 +2,7 @@
 
 SubmittedItemFactory.build()                   # the hashes of one photo
 SubmittedItemFactory.build(video=True)         # a video: its digests only
+SubmittedItemFactory.build(video=True, frames=5)  # a video with 5 vPDQ frames, 1 s apart
 SubmittedItemFactory.build(low_quality=True)   # PDQ quality under the floor
 CaseFactory(files=3, recoverable=True)         # CaseCreated: case, PIN, recovery code
 CaseFactory(withdrawn=True)
@@ -13,6 +14,7 @@ import random
 import factory
 
 from hashing.pdq import PDQ_QUALITY_FLOOR
+from hashing.video import VpdqFrame
 from portal.cases import services
 from portal.cases.models import SubmittedHash
 
@@ -44,6 +46,8 @@ class SubmittedItemFactory(factory.Factory):
     class Params:
         rng = factory.LazyFunction(lambda: random.Random())
         payload = factory.LazyAttribute(lambda o: o.rng.randbytes(32))
+        # vPDQ frames of a video (30 fps, one sampled a second); 0: digests only.
+        frames = 0
         # A video: the browser sends its exact digests only.
         video = factory.Trait(
             media_kind=SubmittedHash.MediaKind.VIDEO,
@@ -55,6 +59,12 @@ class SubmittedItemFactory(factory.Factory):
 
     media_kind = SubmittedHash.MediaKind.IMAGE
     pdq_quality = 90
+    vpdq = factory.LazyAttribute(
+        lambda o: tuple(
+            VpdqFrame(frame=30 * i, timestamp=float(i), pdq=random_pdq(o.rng), quality=90)
+            for i in range(o.frames)
+        )
+    )
     hashes = factory.LazyAttribute(
         lambda o: {
             "pdq": random_pdq(o.rng),
