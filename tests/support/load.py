@@ -281,7 +281,8 @@ class ConsistencyReport:
         return (
             f"{self.victims} victims + {self.withdrawers} withdrawing, {self.platforms} platforms,"
             f" {self.seconds:.1f} s ({self.writes_seconds:.1f} s of writes, then"
-            f" {self.seconds - self.writes_seconds:.1f} s to catch up): {self.requests} victim requests, {self.cases} cases,"
+            f" {self.seconds - self.writes_seconds:.1f} s to catch up):"
+            f" {self.requests} victim requests, {self.cases} cases,"
             f" {self.files} files; database {self.hashes_by_status}; {self.syncs} syncs,"
             f" {self.feed_pages} feed pages, {self.feed_entries} entries, {self.retries} retries;"
             f" failures {len(self.failures)}, platforms differing {len(self.mismatches)},"
