@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.services import ROOT, free_port, require_service, wait_for_port
-from tests.support.stack import BIN, HOST, BrowserClient, collectstatic
+from tests.support.stack import BIN, HOST, BrowserClient, collectstatic, redis_database
 
 # Issue 16: new hashes matchable, withdrawn ones unmatchable, "within seconds".
 WITHIN_SECONDS = 5.0
@@ -56,10 +56,6 @@ def _within(seconds: float, check) -> float:
     return time.monotonic() - start
 
 
-def _redis_database(url: str, number: int) -> str:
-    return urllib.parse.urlsplit(url)._replace(path=f"/{number}").geturl()
-
-
 @pytest.fixture(scope="module")
 def production_env(tmp_path_factory) -> Iterator[dict[str, str]]:
     """Production settings on a fresh database of the throw-away PostgreSQL, and its Redis."""
@@ -88,9 +84,9 @@ def production_env(tmp_path_factory) -> Iterator[dict[str, str]]:
         DATABASE_URL=url._replace(path=f"/{name}").geturl(),
         # Redis databases of their own, so that nothing these servers count or enqueue
         # reaches the other tests of the session (their worker runs on another database).
-        REDIS_URL=_redis_database(redis_url, 8),
+        REDIS_URL=redis_database(redis_url, 8),
         # As in production: tasks go to Redis (no worker needed for what this test reads).
-        CELERY_BROKER_URL=_redis_database(redis_url, 9),
+        CELERY_BROKER_URL=redis_database(redis_url, 9),
         TAKEBACK_VAR_DIR=str(tmp / "var"),
         GUNICORN_WORKERS="2",
     )

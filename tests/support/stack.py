@@ -373,8 +373,9 @@ def _child_expected() -> dict[str, Any]:
 
     Read in one REPEATABLE READ transaction, so every platform's set is of one moment.
     The replica's rows are `hashing.platform.store.Store.dump()`: (algorithm, value,
-    media_kind, quality, case_id, item_id, seq). Active hashes carry the position they
-    were added at; each platform's decoys (leak tracing) are in its replica too.
+    media_kind, quality, case_id, item_id, seq, frame, timestamp). Active hashes carry the
+    position they were added at; each platform's decoys (leak tracing) are in its replica
+    too.
     """
     from django.db import connection, transaction
     from django.db.models import Count
@@ -392,7 +393,15 @@ def _child_expected() -> dict[str, Any]:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         active = list(
             SubmittedHash.objects.filter(status=SubmittedHash.Status.ACTIVE).values_list(
-                "algorithm", "value", "media_kind", "quality", "case_id", "item_id", "feed_seq"
+                "algorithm",
+                "value",
+                "media_kind",
+                "quality",
+                "case_id",
+                "item_id",
+                "feed_seq",
+                "frame",
+                "frame_timestamp",
             )
         )
         platforms: dict[str, list[list[Any]]] = {}
@@ -406,8 +415,20 @@ def _child_expected() -> dict[str, Any]:
                     pseudonymous_case_id(platform=platform, case_id=case_id),
                     pseudonymous_item_id(platform=platform, item_id=str(item_id)),
                     seq,
+                    frame,
+                    timestamp,
                 ]
-                for algorithm, value, media_kind, quality, case_id, item_id, seq in active
+                for (
+                    algorithm,
+                    value,
+                    media_kind,
+                    quality,
+                    case_id,
+                    item_id,
+                    seq,
+                    frame,
+                    timestamp,
+                ) in active
             ]
             for decoy in Decoy.objects.filter(platform=platform).order_by("feed_seq"):
                 disguise = decoy_disguise(platform=platform, decoy=decoy)
@@ -420,6 +441,8 @@ def _child_expected() -> dict[str, Any]:
                         disguise.case_id,
                         disguise.item_id,
                         decoy.feed_seq,
+                        None,  # decoys are never video frames
+                        None,
                     ]
                 )
             platforms[str(platform.pk)] = sorted(rows, key=lambda r: (r[0], r[1], r[4], r[5]))
