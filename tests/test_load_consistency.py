@@ -15,7 +15,7 @@ import re
 
 import pytest
 
-from tests.support.load import LOAD_ENV, consistency_run
+from tests.support.load import LOAD_ENV, _compare, consistency_run
 from tests.support.services import require_service
 from tests.support.stack import BIN, Stack
 
@@ -64,3 +64,23 @@ def test_every_replica_equals_the_database_after_concurrent_submissions_syncs_an
     assert not re.search(r'" 5\d\d ', stack.log_text("gunicorn"))
     worker_log = stack.log_text("celery")
     assert "Traceback" not in worker_log and "ERROR" not in worker_log
+
+
+def test_the_comparison_finds_lost_extra_stale_and_duplicated_rows():
+    row = ["pdq", "a" * 64, "image", 90, "pc_1", "pi_1", 7, None, None]
+    other = ["md5", "b" * 32, "image", None, "pc_1", "pi_1", 8, None, None]
+    gone = ["sha256", "c" * 64, "image", None, "pc_2", "pi_2", 9, None, None]
+    stale = [*row[:6], 3, None, None]  # the same file's hash at an older position
+    assert _compare([row, other], [tuple(row), tuple(other)]) == {
+        "lost": 0,
+        "extra": 0,
+        "stale": 0,
+        "duplicated": 0,
+    }
+    assert _compare([row, other], [tuple(stale), tuple(other), tuple(other), tuple(gone)]) == {
+        "lost": 0,
+        "extra": 1,
+        "stale": 1,
+        "duplicated": 1,
+    }
+    assert _compare([row, gone], [tuple(row)])["lost"] == 1

@@ -291,18 +291,24 @@ class ConsistencyReport:
 
 
 def _compare(expected: list[list[Any]], rows: list[tuple[Any, ...]]) -> dict[str, int]:
-    want = Counter(tuple(r) for r in expected)
-    have = Counter(tuple(r) for r in rows)
-    missing, extra = want - have, have - want
-    # Same (algorithm, value, case, file) with other fields (seq, quality): stale.
-    keys_missing = {(r[0], r[1], r[4], r[5]) for r in missing.elements()}
-    keys_extra = {(r[0], r[1], r[4], r[5]) for r in extra.elements()}
-    stale = keys_missing & keys_extra
+    """How a replica's rows differ from the expected ones, by (algorithm, value, case, file).
+
+    lost: expected, absent; extra: present, not expected; stale: present with another
+    position, quality or kind than expected; duplicated: present more than once.
+    """
+
+    def key(row: Any) -> tuple[Any, ...]:
+        return (row[0], row[1], row[4], row[5])
+
+    want = {key(r): tuple(r) for r in expected}
+    have: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
+    for row in rows:
+        have.setdefault(key(row), []).append(tuple(row))
     return {
-        "lost": len(keys_missing - stale),
-        "extra": len(keys_extra - stale),
-        "stale": len(stale),
-        "duplicated": sum(n - 1 for n in have.values() if n > 1),
+        "lost": len(want.keys() - have.keys()),
+        "extra": len(have.keys() - want.keys()),
+        "stale": sum(1 for k in want.keys() & have.keys() if set(have[k]) != {want[k]}),
+        "duplicated": sum(len(found) - 1 for found in have.values()),
     }
 
 
