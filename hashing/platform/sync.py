@@ -9,11 +9,15 @@ the next run continues from the last applied page: no entry is skipped or applie
 
 from __future__ import annotations
 
+import http.client
+import itertools
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from hashing.platform.client import ApiError, Client
+from hashing.platform import snapshot_format
+from hashing.platform.client import ApiError, Client, SnapshotUnsupported
 from hashing.platform.progress import Progress
 from hashing.platform.store import Entry, Store
 
@@ -76,8 +80,68 @@ def sync(
     return result
 
 
-def bootstrap(store: Store, client: Client, *, progress: bool = True) -> int:
-    """Replace the store's contents with the snapshot; returns how many hashes it held."""
+def bootstrap(
+    store: Store, client: Client, *, progress: bool = True, binary: bool = True
+) -> int:
+    """Replace the store's contents with the snapshot; returns how many hashes it held.
+
+    The binary snapshot (docs/snapshot-format.md) unless ``binary`` is false or the
+    server has none, then the NDJSON one.
+    """
+    if binary:
+        try:
+            return bootstrap_binary(store, client, progress=progress)
+        except SnapshotUnsupported:
+            pass
+    return bootstrap_ndjson(store, client, progress=progress)
+
+
+def bootstrap_binary(store: Store, client: Client, *, progress: bool = True) -> int:
+    """Bulk-load the binary snapshot in one transaction (all of it, or nothing)."""
+    bar = Progress("snapshot", enabled=progress)
+    reader = snapshot_format.Reader()
+
+    def rows() -> Iterator[tuple[Any, ...]]:
+        for records in reader.batches(client.snapshot_chunks()):
+            columns = snapshot_format.columns(records)
+            yield from zip(
+                columns.algorithm,
+                columns.value,
+                columns.media_kind,
+                columns.quality,
+                columns.case_id,
+                columns.item_id,
+                columns.seq,
+                columns.frame,
+                columns.timestamp,
+                strict=True,
+            )
+            bar.update(len(records))
+
+    chunks = rows()
+    try:
+        # The first rows are read before the store is touched: an older server's refusal
+        # (SnapshotUnsupported) leaves the transaction unopened.
+        first = next(chunks, None)
+        with store.transaction():
+            count = store.replace_all(itertools.chain([] if first is None else [first], chunks))
+            if reader.header is None or reader.trailer is None:  # pragma: no cover - Reader raises
+                raise SyncError("snapshot download was cut short; run sync again")
+            store.meta_set("cursor", str(reader.header["cursor"]))
+            store.meta_set("position", str(int(reader.header["position"])))
+            store.meta_set("base_url", client.base_url)
+    except snapshot_format.SnapshotFormatError as exc:
+        raise SyncError(f"{exc}; the store is unchanged, run sync again") from exc
+    except (http.client.HTTPException, OSError) as exc:
+        raise SyncError(f"snapshot download failed ({exc!r}); run sync again") from exc
+    finally:
+        chunks.close()  # the HTTP response, if the load stopped early
+    bar.close()
+    return count
+
+
+def bootstrap_ndjson(store: Store, client: Client, *, progress: bool = True) -> int:
+    """Load the NDJSON snapshot line by line in one transaction."""
     bar = Progress("snapshot", enabled=progress)
     header: dict[str, Any] | None = None
     end: dict[str, Any] | None = None
