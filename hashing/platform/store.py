@@ -179,6 +179,24 @@ class Store:
             ),
         )
 
+    @contextmanager
+    def bulk(self) -> Iterator[None]:
+        """A transaction for a bulk load (``replace_all``), all of it or nothing.
+
+        With a rollback journal rather than the WAL: pages past the file's old end are
+        not journaled, so ten million new rows are written once instead of twice (WAL,
+        then checkpoint). The file goes back to WAL after; if another process has it
+        open the switch is refused and the load simply runs in WAL mode.
+        """
+        self._db.execute("PRAGMA journal_mode=DELETE")
+        self._db.execute("PRAGMA cache_size=-262144")  # 256 MiB for the index sort
+        try:
+            with self.transaction():
+                yield
+        finally:
+            self._db.execute("PRAGMA cache_size=-2000")
+            self._db.execute("PRAGMA journal_mode=WAL")
+
     def replace_all(self, rows: Iterable[tuple[Any, ...]]) -> int:
         """Replace every row with ``rows`` (in ``_COLUMNS`` order), in the open transaction.
 

@@ -53,6 +53,7 @@ def sync(
     max_pages: int | None = None,
     progress: bool = True,
     acknowledge: bool = True,
+    binary: bool = True,
 ) -> SyncResult:
     """Bring the store up to date; stop when caught up (or after ``max_pages`` feed pages).
 
@@ -68,7 +69,7 @@ def sync(
             f"{store.path} follows {known_base}, not {client.base_url}; use another --db file"
         )
     if store.meta_get("cursor") is None:
-        result.bootstrapped = bootstrap(store, client, progress=progress)
+        result.bootstrapped = bootstrap(store, client, progress=progress, binary=binary)
     follow(store, client, result, page_size=page_size, max_pages=max_pages, progress=progress)
     result.position = int(store.meta_get("position") or 0)
     if acknowledge and result.position > int(store.meta_get("acknowledged") or 0):
@@ -123,7 +124,7 @@ def bootstrap_binary(store: Store, client: Client, *, progress: bool = True) -> 
         # The first rows are read before the store is touched: an older server's refusal
         # (SnapshotUnsupported) leaves the transaction unopened.
         first = next(chunks, None)
-        with store.transaction():
+        with store.bulk():
             count = store.replace_all(itertools.chain([] if first is None else [first], chunks))
             if reader.header is None or reader.trailer is None:  # pragma: no cover - Reader raises
                 raise SyncError("snapshot download was cut short; run sync again")
