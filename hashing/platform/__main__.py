@@ -61,6 +61,11 @@ def _parser() -> argparse.ArgumentParser:
         help="snapshot format to bootstrap from (binary falls back to ndjson on old servers)",
     )
     sync_cmd.add_argument(
+        "--compress",
+        action="store_true",
+        help="gzip the binary snapshot (fewer bytes on a slow link, more server CPU)",
+    )
+    sync_cmd.add_argument(
         "--no-acknowledge",
         action="store_true",
         help="don't report the applied feed position to the server",
@@ -158,6 +163,7 @@ def _sync(args: argparse.Namespace) -> int:
             max_pages=args.max_pages,
             progress=not args.quiet,
             binary=args.snapshot == "binary",
+            compress=args.compress,
         )
         summary = {**result.as_dict(), "hashes": store.count()}
     print(json.dumps(summary))

@@ -54,6 +54,7 @@ def sync(
     progress: bool = True,
     acknowledge: bool = True,
     binary: bool = True,
+    compress: bool = False,
 ) -> SyncResult:
     """Bring the store up to date; stop when caught up (or after ``max_pages`` feed pages).
 
@@ -69,7 +70,9 @@ def sync(
             f"{store.path} follows {known_base}, not {client.base_url}; use another --db file"
         )
     if store.meta_get("cursor") is None:
-        result.bootstrapped = bootstrap(store, client, progress=progress, binary=binary)
+        result.bootstrapped = bootstrap(
+            store, client, progress=progress, binary=binary, compress=compress
+        )
     follow(store, client, result, page_size=page_size, max_pages=max_pages, progress=progress)
     result.position = int(store.meta_get("position") or 0)
     if acknowledge and result.position > int(store.meta_get("acknowledged") or 0):
@@ -82,28 +85,36 @@ def sync(
 
 
 def bootstrap(
-    store: Store, client: Client, *, progress: bool = True, binary: bool = True
+    store: Store,
+    client: Client,
+    *,
+    progress: bool = True,
+    binary: bool = True,
+    compress: bool = False,
 ) -> int:
     """Replace the store's contents with the snapshot; returns how many hashes it held.
 
     The binary snapshot (docs/snapshot-format.md) unless ``binary`` is false or the
-    server has none, then the NDJSON one.
+    server has none, then the NDJSON one. ``compress`` asks for the binary one gzipped
+    (less than half the bytes, for slow links; on a fast one it costs more than it saves).
     """
     if binary:
         try:
-            return bootstrap_binary(store, client, progress=progress)
+            return bootstrap_binary(store, client, progress=progress, compress=compress)
         except SnapshotUnsupported:
             pass
     return bootstrap_ndjson(store, client, progress=progress)
 
 
-def bootstrap_binary(store: Store, client: Client, *, progress: bool = True) -> int:
+def bootstrap_binary(
+    store: Store, client: Client, *, progress: bool = True, compress: bool = False
+) -> int:
     """Bulk-load the binary snapshot in one transaction (all of it, or nothing)."""
     bar = Progress("snapshot", enabled=progress)
     reader = snapshot_format.Reader()
 
     def rows() -> Iterator[tuple[Any, ...]]:
-        for records in reader.batches(client.snapshot_chunks()):
+        for records in reader.batches(client.snapshot_chunks(compress=compress)):
             columns = snapshot_format.columns(records)
             yield from zip(
                 columns.algorithm,

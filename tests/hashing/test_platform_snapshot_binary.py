@@ -167,6 +167,9 @@ class FakeTakeback:
                     if fake.binary is None:
                         body = {"code": "validation_error", "message": "bad", "details": {}}
                         return self._send(400, "application/json", json.dumps(body).encode())
+                    if query.get("compress") == "true":
+                        body = gzip.compress(fake.binary, 1)
+                        return self._send(200, "application/gzip", body)
                     return self._send(200, fmt.CONTENT_TYPE, fake.binary)
                 if url.path == "/api/v1/hashes/snapshot":
                     return self._send(200, "application/gzip", fake.ndjson)
@@ -252,6 +255,15 @@ def test_binary_and_ndjson_bootstraps_give_the_same_store(serve, tmp_path):
         # Then the feed (no format).
         assert query == ([["binary"], None] if binary else [["binary"], ["ndjson"], None])
     assert dumps[0] == dumps[1] == expected_dump(rows)
+
+
+def test_sync_can_ask_for_the_binary_snapshot_gzipped(serve, tmp_path):
+    rows = entries(60)
+    server = serve(binary=snapshot_bytes(rows), ndjson=b"")
+    with Store(tmp_path / "s.db") as store:
+        sync(store, Client(server.url, "k", retries=0), progress=False, compress=True)
+        assert store.dump() == expected_dump(rows)
+    assert "compress=true" in server.requests[0]
 
 
 def test_duplicate_keys_in_a_snapshot_keep_the_last_row(serve, tmp_path):
