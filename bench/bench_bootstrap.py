@@ -19,6 +19,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import secrets
@@ -70,6 +71,7 @@ print(json.dumps({"rows": count, "sync": synced - started, "index": indexed - sy
 def _fill_sql(first: int, last: int, base_seq: int) -> str:
     """Rows [first, last) of the synthetic list, as one INSERT ... SELECT."""
     # p: the row's place in its block of 20; the 4th file of a block is a video.
+    # Only integers are formatted into this SQL.
     return f"""
 INSERT INTO cases_submittedhash
   (case_id, item_id, algorithm, value, quality, frame, frame_timestamp, media_kind,
@@ -88,13 +90,13 @@ SELECT 1 + g / {_BLOCK} * 2 + (g % {_BLOCK} >= 10)::int,
   CASE WHEN p >= 15 THEN 'video' ELSE 'image' END,
   'active', {base_seq} + g + 1, now(), now(), NULL
 FROM (SELECT g, g % {_BLOCK} AS p FROM generate_series({first}, {last - 1}) AS g) AS s
-"""
+"""  # noqa: S608
 
 
 def _create_cases(conn: psycopg.Connection, rows: int) -> None:
     cases = (rows + _BLOCK - 1) // _BLOCK * 2
     conn.execute(
-        "INSERT INTO cases_case (id, number, pin_hash, recovery_code_hash, status, subject, "
+        "INSERT INTO cases_case (id, number, pin_hash, recovery_code_hash, status, subject, "  # noqa: S608
         "organisation_id, created_at, withdrawn_at, expires_at) "
         "SELECT g, 'BENCH-' || g, 'x', '', 'active', 'pictured', NULL, now(), NULL, "
         f"now() + interval '1 year' FROM generate_series(1, {cases}) AS g"
@@ -108,7 +110,9 @@ def _fill(conn: psycopg.Connection, first: int, last: int) -> None:
         end = min(start + step, last)
         conn.execute(_fill_sql(start, end, base - first))
         print(f"  {end:,} rows", flush=True)
-    conn.execute(f"UPDATE cases_feedcounter SET last_seq = {base + last - first} WHERE id = 1")
+    conn.execute(
+        f"UPDATE cases_feedcounter SET last_seq = {base + last - first} WHERE id = 1"  # noqa: S608
+    )
 
 
 def _manage(env: dict[str, str], *args: str) -> str:
@@ -136,10 +140,8 @@ class _RssWatch:
     def workers_rss(self) -> int:
         total = 0
         for child in self.master.children():
-            try:
+            with contextlib.suppress(psutil.NoSuchProcess):
                 total += child.memory_info().rss
-            except psutil.NoSuchProcess:
-                pass
         return total
 
     def _run(self) -> None:
@@ -163,7 +165,7 @@ def _settled(master: int, *, base: str, key: str) -> None:
     import urllib.request
 
     def poke() -> None:
-        request = urllib.request.Request(
+        request = urllib.request.Request(  # noqa: S310 - loopback http
             f"{base}/api/v1/hashes/feed?limit=1", headers={"Authorization": f"Bearer {key}"}
         )
         urllib.request.urlopen(request, timeout=120).read()  # noqa: S310 - loopback

@@ -11,9 +11,9 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from api.cursors import cursor_encode
-from hashing.platform import snapshot_format
 from api.permissions import request_platform
 from api.v1.feed import FilterSerializer
+from hashing.platform import snapshot_format
 from portal.platforms import feed, snapshot
 from portal.platforms.feed import FeedFilters
 from portal.platforms.services import SCOPE_FEED_READ

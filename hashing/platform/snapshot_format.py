@@ -1,4 +1,4 @@
-"""The binary snapshot (format ``binary``, version 1): fixed-width records, see docs/snapshot-format.md.
+"""The binary snapshot (``format=binary``, version 1): docs/snapshot-format.md.
 
 One definition shared by the server (portal/platforms/snapshot.py writes it) and the
 toolkit (``sync`` reads it), so the two cannot drift. Framework-free: numpy and the
@@ -135,7 +135,8 @@ def value_lengths(algorithm_codes: npt.NDArray[Any]) -> npt.NDArray[np.int64]:
     table = np.zeros(256, dtype=np.int64)
     for code, length in _VALUE_LENGTHS.items():
         table[code] = length
-    return table[algorithm_codes]
+    lengths: npt.NDArray[np.int64] = table[algorithm_codes]
+    return lengths
 
 
 @dataclass(frozen=True)
@@ -218,9 +219,8 @@ class Reader:
         chunks = iter(chunks)
         for chunk in chunks:
             buffer += chunk
-            if self.header is None:
-                if not self._read_header(buffer):
-                    continue
+            if self.header is None and not self._read_header(buffer):
+                continue
             # Keep a possible trailer's worth of bytes back until the stream ends.
             usable = (len(buffer) - TRAILER_SIZE) // RECORD_SIZE
             if usable >= batch_rows or (usable > 0 and len(buffer) > 1 << 24):

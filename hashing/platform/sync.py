@@ -12,7 +12,7 @@ from __future__ import annotations
 import http.client
 import itertools
 import time
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,7 +113,7 @@ def bootstrap_binary(
     bar = Progress("snapshot", enabled=progress)
     reader = snapshot_format.Reader()
 
-    def rows() -> Iterator[tuple[Any, ...]]:
+    def rows() -> Generator[tuple[Any, ...], None, None]:
         for records in reader.batches(client.snapshot_chunks(compress=compress)):
             columns = snapshot_format.columns(records)
             yield from zip(

@@ -262,9 +262,7 @@ def _csv_lines(
     yield f"# end cursor={cursor} position={position} count={count}\n"
 
 
-def _recorded(
-    lines: Iterator[_Chunk], *, platform: Platform, position: int
-) -> Iterator[_Chunk]:
+def _recorded(lines: Iterator[_Chunk], *, platform: Platform, position: int) -> Iterator[_Chunk]:
     """Pass the lines through; once all were produced, note the platform got `position`."""
     yield from lines
     feed_served_record(platform_id=platform.pk, position=position)

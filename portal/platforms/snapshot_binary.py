@@ -99,9 +99,7 @@ def _records_from_rows(
         yield fmt.records_from_rows(batch)
 
 
-def _decoy_records(
-    *, platform: Platform, position: int, filters: FeedFilters
-) -> npt.NDArray[Any]:
+def _decoy_records(*, platform: Platform, position: int, filters: FeedFilters) -> npt.NDArray[Any]:
     from portal.platforms.models import Decoy
     from portal.platforms.snapshot import _decoy_row
 
@@ -133,7 +131,7 @@ def _copy_sql(*, position: int, filters: FeedFilters) -> tuple[str, tuple[Any, .
     algorithms = ",".join(f"'{name}'" for name in fmt.ALGORITHM_CODES)  # constants, not input
     media_kinds = ",".join(f"'{name}'" for name in fmt.MEDIA_KIND_CODES)
     sql = (
-        "COPY (SELECT s.feed_seq::int8, "
+        "COPY (SELECT s.feed_seq::int8, "  # noqa: S608 - Django's SQL (params bound) and constants
         f"coalesce(array_position(ARRAY[{algorithms}], s.algorithm::text), 0)::int2, "
         f"coalesce(array_position(ARRAY[{media_kinds}], s.media_kind::text), 0)::int2, "
         "coalesce(s.quality, -1)::int2, coalesce(s.frame, -1)::int4, "

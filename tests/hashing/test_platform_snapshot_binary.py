@@ -33,6 +33,7 @@ from hashing.platform.sync import SyncError, sync
 
 ROOT = Path(__file__).resolve().parents[2]
 CURSOR = "c_at_99"
+TOOLKIT = [sys.executable, "-m", "hashing.platform"]
 
 
 def pseudonym(prefix: str, rng: random.Random) -> str:
@@ -110,17 +111,17 @@ def test_an_empty_snapshot_round_trips():
 @pytest.mark.parametrize("keep", [0, 5, 16, 30, 200, -33, -32, -1, -81])
 def test_a_snapshot_cut_anywhere_is_a_clear_error(keep):
     data = snapshot_bytes(entries(20))
-    with pytest.raises(fmt.SnapshotFormatError, match="cut short|inconsistent|not a"):
+    with pytest.raises(fmt.SnapshotFormatError, match=r"cut short|inconsistent|not a"):
         parse(data[:keep])
 
 
 def test_another_version_or_record_size_is_refused_with_what_to_do():
     data = bytearray(snapshot_bytes(entries(3)))
     data[8:10] = (2).to_bytes(2, "little")
-    with pytest.raises(fmt.SnapshotFormatError, match="version 2.*reads version 1.*upgrade"):
+    with pytest.raises(fmt.SnapshotFormatError, match=r"version 2.*reads version 1.*upgrade"):
         parse(bytes(data))
     data[8:12] = (1).to_bytes(2, "little") + (96).to_bytes(2, "little")
-    with pytest.raises(fmt.SnapshotFormatError, match="records of 96 bytes"):
+    with pytest.raises(fmt.SnapshotFormatError, match=r"records of 96 bytes"):
         parse(bytes(data))
     with pytest.raises(fmt.SnapshotFormatError, match="not a Takeback"):
         parse(b"<html>" + bytes(data))
@@ -212,11 +213,7 @@ def serve() -> Iterator:
 
 def expected_dump(rows: list[Entry]) -> list[tuple]:
     key = sorted((r.algorithm, r.value, r.case_id, r.item_id, r) for r in rows)
-    return [
-        (r.algorithm, r.value, r.media_kind, r.quality, r.case_id, r.item_id, r.seq)
-        + (r.frame, r.timestamp)
-        for *_, r in key
-    ]
+    return [(*astuple(r)[1:7], r.seq, r.frame, r.timestamp) for *_, r in key]
 
 
 def test_sync_bootstraps_from_the_binary_snapshot_by_default(serve, tmp_path):
@@ -276,9 +273,7 @@ def test_duplicate_keys_in_a_snapshot_keep_the_last_row(serve, tmp_path):
 
 
 @pytest.mark.parametrize("damage", ["truncated", "version"])
-def test_a_bad_download_is_a_clear_error_and_leaves_the_store_untouched(
-    serve, tmp_path, damage
-):
+def test_a_bad_download_is_a_clear_error_and_leaves_the_store_untouched(serve, tmp_path, damage):
     data = bytearray(snapshot_bytes(entries(500)))
     if damage == "truncated":
         data = data[: len(data) // 2]
@@ -290,13 +285,12 @@ def test_a_bad_download_is_a_clear_error_and_leaves_the_store_untouched(
     with Store(db) as store:
         with store.transaction():
             store.add(before)
-        with pytest.raises(SyncError, match="cut short|version 9") as caught:
+        with pytest.raises(SyncError, match=r"cut short|version 9") as caught:
             sync(store, Client(server.url, "k", retries=0), progress=False)
         assert "store is unchanged" in str(caught.value)
         assert store.dump() == expected_dump(before) and store.meta_get("cursor") is None
     done = subprocess.run(
-        [sys.executable, "-m", "hashing.platform", "sync", "--quiet", "--db", str(db)]
-        + ["--base-url", server.url, "--api-key", "k"],
+        [*TOOLKIT, "sync", "--quiet", "--db", str(db), "--base-url", server.url, "--api-key", "k"],
         capture_output=True,
         text=True,
         cwd=ROOT,
