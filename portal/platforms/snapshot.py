@@ -203,9 +203,9 @@ def snapshot_stream(
         chunks = binary_snapshot(
             platform=platform,
             position=position,
-            cursor=cursor,
             filters=filters,
             meta=_header(cursor=cursor, position=position, filters=filters),
+            source=_RowSource(platform=platform, position=position, filters=filters),
         )
         recorded = _recorded(chunks, platform=platform, position=position)
         return _gzip(recorded, level=BINARY_GZIP_LEVEL) if compress else recorded
@@ -214,6 +214,21 @@ def snapshot_stream(
         rows=rows, cursor=cursor, position=position, filters=filters
     )
     return _gzip(_recorded(lines, platform=platform, position=position))
+
+
+@dataclass(frozen=True)
+class _RowSource:
+    """The rows and the decoys' disguise, for snapshot_binary (which can't import this)."""
+
+    platform: Platform
+    position: int
+    filters: FeedFilters
+
+    def rows(self) -> Iterator[SnapshotRow]:
+        return snapshot_rows(platform=self.platform, position=self.position, filters=self.filters)
+
+    def decoy_row(self, decoy: Decoy) -> SnapshotRow:
+        return _decoy_row(platform=self.platform, decoy=decoy)
 
 
 def _ndjson_lines(

@@ -16,9 +16,10 @@ platform's decoys are merged in by position, as records like any other. Elsewher
 
 from __future__ import annotations
 
+import functools
 import zlib
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -28,7 +29,7 @@ from django.db.models import Q
 from hashing.platform import snapshot_format as fmt
 from portal.cases.models import SubmittedHash
 from portal.platforms.feed import FeedFilters
-from portal.platforms.models import Platform
+from portal.platforms.models import Decoy, Platform
 from portal.platforms.pseudonyms import pseudonym_digest
 
 BATCH_ROWS = 65_536
@@ -54,13 +55,26 @@ _COPY_ROW = np.dtype(
 )
 
 
+class Rows(Protocol):
+    """How snapshot.py makes the rows (passed in: this module must not import it back)."""
+
+    def rows(self) -> Iterator[Any]: ...
+
+    def decoy_row(self, decoy: Decoy) -> Any: ...
+
+
 def binary_snapshot(
-    *, platform: Platform, position: int, cursor: str, filters: FeedFilters, meta: dict[str, Any]
+    *,
+    platform: Platform,
+    position: int,
+    filters: FeedFilters,
+    meta: dict[str, Any],
+    source: Rows,
 ) -> Iterator[bytes]:
     """Header, record blocks and trailer of the binary snapshot at `position`."""
     yield fmt.header_bytes(meta)
     count, crc = 0, 0
-    for records in _records(platform=platform, position=position, filters=filters):
+    for records in _records(platform=platform, position=position, filters=filters, source=source):
         data = records.tobytes()
         count += len(records)
         crc = zlib.crc32(data, crc)
@@ -69,28 +83,27 @@ def binary_snapshot(
 
 
 def _records(
-    *, platform: Platform, position: int, filters: FeedFilters
+    *, platform: Platform, position: int, filters: FeedFilters, source: Rows
 ) -> Iterator[npt.NDArray[Any]]:
     if connection.vendor != "postgresql":
-        yield from _records_from_rows(platform=platform, position=position, filters=filters)
+        yield from _records_from_rows(source)
         return
+    copied = functools.partial(
+        _records_copy, platform=platform, position=position, filters=filters, source=source
+    )
     if connection.in_atomic_block:
-        yield from _records_copy(platform=platform, position=position, filters=filters)
+        yield from copied()
         return
     # One REPEATABLE READ transaction: decoys and hashes from one database snapshot.
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        yield from _records_copy(platform=platform, position=position, filters=filters)
+        yield from copied()
 
 
-def _records_from_rows(
-    *, platform: Platform, position: int, filters: FeedFilters
-) -> Iterator[npt.NDArray[Any]]:
-    from portal.platforms.snapshot import snapshot_rows
-
+def _records_from_rows(source: Rows) -> Iterator[npt.NDArray[Any]]:
     batch = []
-    for row in snapshot_rows(platform=platform, position=position, filters=filters):
+    for row in source.rows():
         batch.append(row)
         if len(batch) >= BATCH_ROWS:
             yield fmt.records_from_rows(batch)
@@ -99,14 +112,11 @@ def _records_from_rows(
         yield fmt.records_from_rows(batch)
 
 
-def _decoy_records(*, platform: Platform, position: int, filters: FeedFilters) -> npt.NDArray[Any]:
-    from portal.platforms.models import Decoy
-    from portal.platforms.snapshot import _decoy_row
-
+def _decoy_records(
+    *, platform: Platform, position: int, filters: FeedFilters, source: Rows
+) -> npt.NDArray[Any]:
     decoys = filters.apply(Decoy.objects.filter(feed_seq__lte=position, platform=platform))
-    return fmt.records_from_rows(
-        _decoy_row(platform=platform, decoy=decoy) for decoy in decoys.order_by("feed_seq")
-    )
+    return fmt.records_from_rows(source.decoy_row(decoy) for decoy in decoys.order_by("feed_seq"))
 
 
 def _copy_sql(*, position: int, filters: FeedFilters) -> tuple[str, tuple[Any, ...]]:
@@ -143,9 +153,9 @@ def _copy_sql(*, position: int, filters: FeedFilters) -> tuple[str, tuple[Any, .
 
 
 def _records_copy(
-    *, platform: Platform, position: int, filters: FeedFilters
+    *, platform: Platform, position: int, filters: FeedFilters, source: Rows
 ) -> Iterator[npt.NDArray[Any]]:
-    decoys = _decoy_records(platform=platform, position=position, filters=filters)
+    decoys = _decoy_records(platform=platform, position=position, filters=filters, source=source)
     names = _Pseudonyms(key=platform.pseudonym_salt.encode())
     sql, params = _copy_sql(position=position, filters=filters)
     with connection.cursor() as cursor, cursor.cursor.copy(sql, params) as copy:
