@@ -164,7 +164,8 @@ import numpy as np
 from hashing.index import HashIndex
 rng = np.random.default_rng(0)
 for algorithm, width in (("pdq", 32), ("phash", 8), ("dhash", 8)):
-    index = HashIndex.from_arrays(algorithm, np.arange(300_000), rng.integers(0, 256, (300_000, width), dtype=np.uint8))
+    hashes = rng.integers(0, 256, (300_000, width), dtype=np.uint8)
+    index = HashIndex.from_arrays(algorithm, np.arange(300_000), hashes)
     index.query("00" * width, 10)
 """
 
