@@ -40,7 +40,6 @@ entry carries its feed position `seq`, and the README shows how to verify.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import http.client
@@ -56,9 +55,6 @@ from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
@@ -66,6 +62,7 @@ from django.utils import timezone
 from portal.exceptions import ApplicationError
 from portal.platforms.feed import entry_wire, feed_head, feed_page_get, feed_served_record
 from portal.platforms.models import Platform, WebhookDelivery, WebhookEndpoint
+from portal.sealing import seal, unseal
 from portal.trust.audit import platform_audit
 
 MAX_ENDPOINTS_PER_PLATFORM = 5
@@ -268,31 +265,24 @@ def _is_loopback_ip(host: str) -> bool:
 _SEALED_PREFIX = "sealed1:"
 
 
-def _fernet(key: str) -> Fernet:
-    derived = HKDF(
-        algorithm=hashes.SHA256(), length=32, salt=None, info=b"takeback.webhook-secret"
-    ).derive(key.encode())
-    return Fernet(base64.urlsafe_b64encode(derived))
-
-
-def _secret_ciphers() -> MultiFernet:
-    keys = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
-    return MultiFernet([_fernet(key) for key in keys])
+# portal/sealing.py's key for this purpose is the one secrets were first sealed with
+# (HKDF info "takeback.webhook-secret"), so stored secrets open unchanged.
+_SEAL_PURPOSE = "webhook-secret"
 
 
 def secret_seal(secret: str) -> str:
     """The stored form of a signing secret (encrypted and authenticated)."""
-    return _SEALED_PREFIX + _secret_ciphers().encrypt(secret.encode()).decode()
+    return _SEALED_PREFIX + seal(secret, purpose=_SEAL_PURPOSE)
 
 
 def secret_unseal(stored: str) -> str:
     """The signing secret back from its stored form; ValueError if this key can't open it."""
     if not stored.startswith(_SEALED_PREFIX):
         raise ValueError("the webhook secret is not sealed")
-    try:
-        return _secret_ciphers().decrypt(stored[len(_SEALED_PREFIX) :].encode()).decode()
-    except InvalidToken:
-        raise ValueError("the webhook secret can't be opened with this SECRET_KEY") from None
+    secret = unseal(stored[len(_SEALED_PREFIX) :], purpose=_SEAL_PURPOSE)
+    if secret is None:
+        raise ValueError("the webhook secret can't be opened with this SECRET_KEY")
+    return secret
 
 
 def webhook_sign(*, secret: str, timestamp: int, body: bytes) -> str:

@@ -97,6 +97,22 @@ def test_sealed_secrets_survive_a_secret_key_rotation(settings):
     assert webhooks.secret_unseal(stored) == "whsec_rotate"
 
 
+def test_secrets_sealed_before_sealing_was_shared_still_open(settings):
+    # Webhook secrets stored by earlier releases: Fernet under HKDF-SHA256 of
+    # SECRET_KEY with info "takeback.webhook-secret", behind the "sealed1:" prefix.
+    import base64
+
+    from cryptography.fernet import Fernet
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    key = HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=b"takeback.webhook-secret"
+    ).derive(settings.SECRET_KEY.encode())
+    token = Fernet(base64.urlsafe_b64encode(key)).encrypt(b"whsec_from_before").decode()
+    assert webhooks.secret_unseal("sealed1:" + token) == "whsec_from_before"
+
+
 def _calm(response, status: int) -> str:
     assert response.status_code == status
     html = response.content.decode()
