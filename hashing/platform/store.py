@@ -6,7 +6,8 @@ withdrawing one of them must not remove the other's. A video's vPDQ frames are P
 of the video's item with the frame number and timestamp set (``frame``, ``timestamp``).
 The cursor and the feed position
 are kept in ``meta`` and always written in the same transaction as the rows they
-describe.
+describe. A bootstrap replaces the whole table in one bulk load (``bulk``,
+``replace_all``); feed pages go through ``add`` and ``remove``.
 """
 
 from __future__ import annotations
