@@ -16,12 +16,18 @@ thread itself).
 A selection (`--batch 20`, the default; 0 skips it): that many different photos hashed by
 hashing/js's WorkerPool as the portal's page does, against Chromium decoding the same files
 (one at a time in one Worker; all requested at once in one Worker; and spread over as many
-Workers as the pool has), with the page's frame gaps while the pool works. With
-`--cpu-throttle N` the batch runs again with DevTools' CPU throttling applied to every
-Worker (attached before it starts) and to the page, a mid-range phone model.
+Workers as the pool has), with the page's frame gaps while the pool works. Each variant is
+one call, rotated round by round; besides wall time it adds up the CPU time of every
+Chromium process over the call (/proc), which other jobs on a shared machine inflate much
+less. `--before REV` also hashes the selection with hashing/js as it was at git revision
+REV, in the same run (the records must be equal). With `--cpu-throttle N` the batch runs
+again with DevTools' CPU throttling applied to the page and asked for every Worker
+(attached before it starts), a mid-range phone model. `--stages N` gives the CPU time per
+photo of each stage of hashFile over N photos.
 
 Usage:  .venv/bin/python bench/bench_browser_hashing.py [--rounds 5] [--megapixels 12]
-            [--batch 20] [--cpu-throttle 4]
+            [--batch 20] [--batch-rounds 3] [--cpu-throttle 4] [--before REV] [--stages 6]
+            [--only-batch]
 """
 
 from __future__ import annotations
@@ -31,11 +37,15 @@ import functools
 import http.server
 import io
 import json
+import os
 import shutil
 import statistics
+import subprocess
 import sys
+import tarfile
 import tempfile
 import threading
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -90,7 +100,7 @@ async function stages(blob) {
   const out = {};
   let t = performance.now();
   await digestBlob(blob);
-  out["MD5 + SHA-256 (streamed)"] = performance.now() - t;
+  out["MD5 + SHA-256"] = performance.now() - t;
   t = performance.now();
   const bitmap = await decodeBitmap(blob);
   out["createImageBitmap"] = performance.now() - t;
@@ -101,9 +111,11 @@ async function stages(blob) {
   const { method, order } = await readPixels(bitmap, buffer.rgba, "auto", "native");
   out[`read pixels (${method}, ${order})`] = performance.now() - t;
   bitmap.close();
+  const kernels = {};
   t = performance.now();
-  buffer.hash(order);
+  buffer.hash(order, kernels);
   out["PDQ + pHash + dHash (wasm)"] = performance.now() - t;
+  for (const [name, ms] of Object.entries(kernels)) out[`  ${name}`] = ms;
   return out;
 }
 
@@ -212,7 +224,7 @@ self.onmessage = async ({ data }) => {
 };
 """
 
-RUN_BATCH = """async ([count, rounds, poolSize]) => {
+SETUP_BATCH = """async ([count, poolSize, before]) => {
   const { WorkerPool, defaultPoolSize } = await import("./js/client.js");
   const files = [];
   for (let i = 0; i < count; i++) {
@@ -220,44 +232,158 @@ RUN_BATCH = """async ([count, rounds, poolSize]) => {
     files.push(new File([blob], `photo-${i}.jpg`, { type: "image/jpeg" }));
   }
   const size = poolSize || defaultPoolSize();
+  const decoders = [];
+  for (let i = 0; i < size; i++) decoders.push(new Worker("./batch-decode.js", { type: "module" }));
+  const pools = { pool: new WorkerPool(new URL("./js/worker.js", location.href), { size }) };
+  if (before) {
+    const { WorkerPool: BeforePool } = await import("./js-before/client.js");
+    pools.before = new BeforePool(new URL("./js-before/worker.js", location.href), { size });
+  }
   const decodeIn = (worker, part, mode) => new Promise((resolve, reject) => {
     worker.onmessage = (e) => resolve(e.data);
     worker.onerror = (e) => reject(new Error(e.message));
     worker.postMessage({ files: part, mode });
   });
-  const decoders = [];
-  for (let i = 0; i < size; i++) decoders.push(new Worker("./batch-decode.js", { type: "module" }));
-  // Warm up every decoder and the pool's Workers on one file each.
+  // Warm up every decoder and every pool's Workers on one file each.
   await Promise.all(decoders.map((w) => decodeIn(w, files.slice(0, 1), "sequential")));
-  const pool = new WorkerPool(new URL("./js/worker.js", location.href), { size });
-  await Promise.all(files.slice(0, size).map((f) => pool.hash(f)));
-  const out = { size, cores: navigator.hardwareConcurrency, memory: navigator.deviceMemory ?? null,
-    sequential: [], together: [], spread: [], pool: [], gaps: [] };
-  for (let r = 0; r < rounds; r++) {
-    out.sequential.push(await decodeIn(decoders[0], files, "sequential"));
-    out.together.push(await decodeIn(decoders[0], files, "together"));
-    let t = performance.now();
+  for (const pool of Object.values(pools)) {
+    await Promise.all(files.slice(0, size).map((f) => pool.hash(f)));
+  }
+  window.batch = { files, size, decoders, pools, decodeIn };
+  return { size, cores: navigator.hardwareConcurrency, memory: navigator.deviceMemory ?? null };
+}"""
+
+# One measurement of the selection; `op` is a decode baseline or a pool.
+RUN_BATCH_ONE = """async (op) => {
+  const { files, size, decoders, pools, decodeIn } = window.batch;
+  if (op === "sequential" || op === "together") {
+    return { ms: await decodeIn(decoders[0], files, op) };
+  }
+  let t = performance.now();
+  if (op === "spread") {
     const share = (k) => files.filter((_, i) => i % size === k);
     await Promise.all(decoders.map((w, k) => decodeIn(w, share(k), "sequential")));
-    out.spread.push(performance.now() - t);
-    let last = performance.now();
-    let running = true;
-    const tick = (now) => {
-      out.gaps.push(now - last);
-      last = now;
-      if (running) requestAnimationFrame(tick);
-    };
-    requestAnimationFrame((now) => { last = now; requestAnimationFrame(tick); });
-    t = performance.now();
-    const records = await Promise.all(files.map((f) => pool.hash(f)));
-    out.pool.push(performance.now() - t);
-    running = false;
-    out.pdq = records.map((rec) => rec.pdq);
+    return { ms: performance.now() - t };
   }
-  pool.terminate();
-  for (const w of decoders) w.terminate();
-  return out;
+  const gaps = [];
+  let last = performance.now();
+  let running = true;
+  const tick = (now) => {
+    gaps.push(now - last);
+    last = now;
+    if (running) requestAnimationFrame(tick);
+  };
+  requestAnimationFrame((now) => { last = now; requestAnimationFrame(tick); });
+  t = performance.now();
+  const records = await Promise.all(files.map((f) => pools[op].hash(f)));
+  const ms = performance.now() - t;
+  running = false;
+  return { ms, gaps, records };
 }"""
+
+# CPU time by stage: each op runs over the same photos in one Worker, so the CPU time of all
+# Chromium's processes over it (/proc) can be divided up; wall time on a loaded machine
+# can't be.
+STAGES_WORKER = """
+import { hashFile, readPixels } from "./js/hashing.js";
+import { digestBlob } from "./js/digest.js";
+import { PixelBuffer } from "./js/fast.js";
+const OPTIONS = {
+  imageOrientation: "from-image", colorSpaceConversion: "none", premultiplyAlpha: "none",
+};
+let files;
+async function readInto(file) {
+  const bitmap = await createImageBitmap(file, OPTIONS);
+  const buffer = new PixelBuffer(bitmap.width, bitmap.height);
+  const { order } = await readPixels(bitmap, buffer.rgba, "auto", "native", buffer);
+  bitmap.close();
+  return { buffer, order };
+}
+const OPS = {
+  "decode (createImageBitmap)": async (f) => (await createImageBitmap(f, OPTIONS)).close(),
+  "decode + pixel read-back": async (f) => (await readInto(f)).buffer.release(),
+  "decode + read-back + kernels": async (f) => {
+    const { buffer, order } = await readInto(f);
+    buffer.hash(order);
+  },
+  "MD5 + SHA-256": (f) => digestBlob(f),
+  "hashFile (the whole record)": (f) => hashFile(f),
+};
+self.onmessage = async ({ data }) => {
+  if (data.urls) {
+    files = [];
+    for (const url of data.urls) {
+      files.push(new File([await (await fetch(url)).blob()], "p.jpg", { type: "image/jpeg" }));
+    }
+    self.postMessage(Object.keys(OPS));
+    return;
+  }
+  for (const file of files) await OPS[data.op](file);
+  self.postMessage(0);
+};
+"""
+
+
+def _run_stages(page, args, browser_pid: int) -> dict[str, dict[str, list[float]]]:
+    """CPU ms per photo of each stage, for this code and (with --before) the revision's,
+    the variants rotated round by round in one Worker each."""
+    versions = {"this code": "./stages-worker.js"}
+    if args.before:
+        versions[args.before] = "./stages-worker-before.js"
+    ops = page.evaluate(
+        """async ([versions, urls]) => {
+            window.stages = {};
+            let ops;
+            for (const [name, script] of Object.entries(versions)) {
+                const worker = new Worker(script, { type: "module" });
+                stages[name] = worker;
+                ops = await new Promise((resolve) => {
+                    worker.onmessage = (e) => resolve(e.data);
+                    worker.postMessage({ urls });
+                });
+            }
+            return ops;
+        }""",
+        [versions, [f"./batch-{i}.jpg" for i in range(args.stages)]],
+    )
+
+    def run(version: str, op: str) -> None:
+        page.evaluate(
+            """([version, op]) => new Promise((resolve) => {
+                stages[version].onmessage = () => resolve();
+                stages[version].postMessage({ op });
+            })""",
+            [version, op],
+        )
+
+    jobs = [(version, op) for op in ops for version in versions]
+    for version, op in jobs:
+        run(version, op)  # warm-up
+    cpu: dict[str, dict[str, list[float]]] = {v: {op: [] for op in ops} for v in versions}
+    for round_ in range(args.batch_rounds):
+        shift = round_ % len(jobs)
+        for version, op in jobs[shift:] + jobs[:shift]:
+            before = _tree_cpu_seconds(browser_pid)
+            run(version, op)
+            used = (_tree_cpu_seconds(browser_pid) - before) / args.stages * 1000
+            cpu[version][op].append(used)
+    page.evaluate("() => { for (const w of Object.values(stages)) w.terminate(); }")
+    return cpu
+
+
+def _print_stages(cpu: dict[str, dict[str, list[float]]], args) -> None:
+    print(
+        f"CPU time per {args.megapixels:g} MP photo by stage (all Chromium processes, /proc; "
+        f"{args.stages} photos, medians of {args.batch_rounds} rounds, min-max):"
+    )
+    for version, stages in cpu.items():
+        decode = statistics.median(next(iter(stages.values())))
+        print(f"  {version}:")
+        for op, values in stages.items():
+            ms = statistics.median(values)
+            spread = f"{min(values):.0f}-{max(values):.0f}"
+            print(f"    {op:<30} {ms:7.1f} ms ({ms / decode:.2f}x decode; {spread})")
+
 
 RUN_ON_MAIN_THREAD = """async () => {
   const blob = await (await fetch("./bench.jpg")).blob();
@@ -280,6 +406,18 @@ RUN_ON_MAIN_THREAD = """async () => {
   running = false;
   return { ms, gaps };
 }"""
+
+
+def _export_js(revision: str, target: Path) -> None:
+    """hashing/js as it was at `revision` (git), for a before/after run."""
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", revision, "hashing/js"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    with tempfile.TemporaryDirectory() as tmp, tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(tmp, filter="data")
+        shutil.copytree(Path(tmp) / "hashing" / "js", target)
 
 
 def photo_jpeg(megapixels: float, seed: int = 7, *, exif_orientation: int = 1) -> bytes:
@@ -324,8 +462,66 @@ def _gap_summary(gaps: list[float]) -> str:
     return f"{len(gaps)} frames, median {median:.1f} ms, p95 {p95:.1f} ms, max {gaps[-1]:.1f} ms"
 
 
-def _run_batch(page, args) -> dict:
-    return page.evaluate(RUN_BATCH, [args.batch, args.batch_rounds, args.pool_size])
+def _tree_cpu_seconds(root: int) -> float:
+    """utime + stime of ``root`` and all its descendants (Linux /proc): every Chromium process."""
+    parents: dict[int, int] = {}
+    times: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        times[int(entry.name)] = int(fields[11]) + int(fields[12])
+    family = {root}
+    grew = True
+    while grew:
+        grew = False
+        for pid, parent in parents.items():
+            if parent in family and pid not in family:
+                family.add(pid)
+                grew = True
+    return sum(times.get(pid, 0) for pid in family) / os.sysconf("SC_CLK_TCK")
+
+
+def _chromium_pid(marker: str) -> int:
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker.encode() in (entry / "cmdline").read_bytes():
+                    return int(entry.name)
+            except OSError:
+                continue
+    raise RuntimeError("Chromium's browser process was not found")
+
+
+def _run_batch(page, args, browser_pid: int) -> dict:
+    """Round by round, each variant in turn (rotated, so none always runs first): wall time
+    in the page and CPU time of all Chromium's processes over the call."""
+    out = page.evaluate(SETUP_BATCH, [args.batch, args.pool_size, bool(args.before)])
+    ops = ["sequential", "together", "spread", "pool"] + (["before"] if args.before else [])
+    out.update({op: [] for op in ops}, cpu={op: [] for op in ops}, gaps=[])
+    for round_ in range(args.batch_rounds):
+        shift = round_ % len(ops)
+        for op in ops[shift:] + ops[:shift]:
+            cpu = _tree_cpu_seconds(browser_pid)
+            got = page.evaluate(RUN_BATCH_ONE, op)
+            out["cpu"][op].append(_tree_cpu_seconds(browser_pid) - cpu)
+            out[op].append(got["ms"])
+            if op == "pool":
+                out["gaps"].extend(got["gaps"])
+                out["records"] = got["records"]
+            elif op == "before":
+                out["before_records"] = got["records"]
+    page.evaluate(
+        """() => {
+            for (const pool of Object.values(window.batch.pools)) pool.terminate();
+            for (const worker of window.batch.decoders) worker.terminate();
+        }"""
+    )
+    return out
 
 
 # What Chromium answered when asked to throttle a Worker (it may refuse).
@@ -371,28 +567,50 @@ def _throttle_all(page, rate: float) -> None:
 
 
 def _print_batch(label: str, batch: dict, args, version: str) -> None:
-    seq = statistics.median(batch["sequential"])
-    together = statistics.median(batch["together"])
-    spread = statistics.median(batch["spread"])
-    pool = statistics.median(batch["pool"])
+    med = {op: statistics.median(batch[op]) for op in batch["cpu"]}
+    cpu = {op: statistics.median(batch["cpu"][op]) for op in batch["cpu"]}
     memory = f"{batch['memory']} GB" if batch["memory"] else "unknown"
     print(
         f"Selection of {args.batch} photos of {args.megapixels:g} MP, Chromium {version}, "
         f"{label}; {batch['cores']} cores, device memory {memory}; "
         f"pool of {batch['size']} Workers; medians of {args.batch_rounds} rounds"
     )
-    print(f"  decode, one at a time in one Worker     : {seq:8.0f} ms")
-    print(f"  decode, all requested at once, 1 Worker : {together:8.0f} ms")
-    print(f"  decode, spread over {batch['size']} Workers          : {spread:8.0f} ms")
+    names = {
+        "sequential": "decode, one at a time in one Worker",
+        "together": "decode, all requested at once, 1 Worker",
+        "spread": f"decode, spread over {batch['size']} Workers",
+        "pool": "hash the selection (WorkerPool)",
+        "before": f"hash the selection, {args.before}",
+    }
+    header = f"{'wall ms':>8} {'(min-max)':>13} {'x all-at-once':>13} {'CPU s':>7} {'CPU x':>6}"
+    print(f"  {'':42} {header}")
+    for op in batch["cpu"]:
+        spread = f"({min(batch[op]):.0f}-{max(batch[op]):.0f})"
+        print(
+            f"  {names[op]:<42} {med[op]:8.0f} {spread:>13} {med[op] / med['together']:13.2f} "
+            f"{cpu[op]:7.2f} {cpu[op] / cpu['together']:6.2f}"
+        )
+    pool = med["pool"]
     print(
-        f"  hash the selection (WorkerPool)         : {pool:8.0f} ms = "
-        f"{pool / seq:.2f}x one-at-a-time decode, {pool / together:.2f}x all-at-once, "
-        f"{pool / spread:.2f}x spread decode (target <= 1.2x)"
+        f"  pool: {pool / med['sequential']:.2f}x one-at-a-time decode, "
+        f"{pool / med['together']:.2f}x all-at-once, {pool / med['spread']:.2f}x spread decode "
+        f"(target <= 1.2x); per round against all-at-once: "
+        + ", ".join(f"{p / t:.2f}" for p, t in zip(batch["pool"], batch["together"], strict=True))
     )
+    if "before" in batch:
+        print(
+            f"  this code / {args.before}, same run: wall {pool / med['before']:.2f}x "
+            f"(per round "
+            + ", ".join(f"{p / b:.2f}" for p, b in zip(batch["pool"], batch["before"], strict=True))
+            + f"), CPU {cpu['pool'] / cpu['before']:.2f}x"
+        )
+        assert batch["records"] == batch["before_records"], "the two versions' records differ"
     print(f"  page while the pool hashes: {_gap_summary(batch['gaps'])}")
     if "throttled" in label and REFUSED:
         print(f"  (Workers not throttled; Chromium answered: {'; '.join(sorted(REFUSED))})")
-    assert len(set(batch["pdq"])) == args.batch, "every photo should have its own PDQ"
+    assert len({record["pdq"] for record in batch["records"]}) == args.batch, (
+        "every photo should have its own PDQ"
+    )
 
 
 def main() -> int:
@@ -404,6 +622,14 @@ def main() -> int:
     parser.add_argument("--cpu-throttle", type=float, default=0, help="e.g. 4 (0: skip)")
     parser.add_argument("--only-batch", action="store_true", help="skip the one-photo figures")
     parser.add_argument("--pool-size", type=int, default=0, help="0: defaultPoolSize()")
+    parser.add_argument(
+        "--stages", type=int, default=0, help="photos for the CPU time by stage (0: skip)"
+    )
+    parser.add_argument(
+        "--before",
+        default="",
+        help="a git revision: also hash the selection with its hashing/js, in the same run",
+    )
     args = parser.parse_args()
 
     from playwright.sync_api import sync_playwright
@@ -411,6 +637,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         site = Path(tmp)
         shutil.copytree(JS_DIR, site / "js")
+        if args.before:
+            _export_js(args.before, site / "js-before")
         (site / "index.html").write_text(PAGE)
         (site / "bench-worker.js").write_text(BENCH_WORKER)
         # For comparison only: the portal's worker without its warm-up call.
@@ -424,7 +652,10 @@ def main() -> int:
         with Image.open(io.BytesIO(jpeg)) as im:
             width, height = im.size
         (site / "batch-decode.js").write_text(BATCH_DECODE_WORKER)
-        for i in range(args.batch):
+        (site / "stages-worker.js").write_text(STAGES_WORKER)
+        before_stages = STAGES_WORKER.replace("./js/", "./js-before/")
+        (site / "stages-worker-before.js").write_text(before_stages)
+        for i in range(max(args.batch, args.stages)):
             (site / f"batch-{i}.jpg").write_bytes(photo_jpeg(args.megapixels, seed=100 + i))
 
         handler = functools.partial(_Quiet, directory=str(site))
@@ -432,22 +663,30 @@ def main() -> int:
         threading.Thread(target=server.serve_forever, daemon=True).start()
         try:
             with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                marker = f"--takeback-bench={uuid.uuid4().hex}"  # finds it in /proc
+                browser = playwright.chromium.launch(
+                    executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, marker]
+                )
+                browser_pid = _chromium_pid(marker)
                 page = browser.new_page()
                 page.goto(f"http://127.0.0.1:{server.server_address[1]}/index.html")
                 page.wait_for_function("window.ready === true")
                 version = browser.version
                 batches = []
                 if args.batch:
-                    batches.append(("no throttling", _run_batch(page, args)))
+                    batches.append(("no throttling", _run_batch(page, args, browser_pid)))
                     if args.cpu_throttle:
                         throttled = browser.new_page()
                         throttled.goto(page.url)
                         throttled.wait_for_function("window.ready === true")
                         _throttle_all(throttled, args.cpu_throttle)
                         batches.append(
-                            (f"CPU throttled {args.cpu_throttle:g}x", _run_batch(throttled, args))
+                            (
+                                f"CPU throttled {args.cpu_throttle:g}x",
+                                _run_batch(throttled, args, browser_pid),
+                            )
                         )
+                stages = _run_stages(page, args, browser_pid) if args.stages else None
                 if not args.only_batch:
                     worker = page.evaluate(RUN_IN_WORKER, [args.rounds])
                     main_thread = page.evaluate(RUN_ON_MAIN_THREAD)
@@ -458,6 +697,8 @@ def main() -> int:
 
     for label, batch in batches:
         _print_batch(label, batch, args, version)
+    if stages:
+        _print_stages(stages, args)
     if args.only_batch:
         return 0
     decode = statistics.median(worker["decode"])

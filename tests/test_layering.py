@@ -48,10 +48,20 @@ def _imports(path: Path, name: str, known: set[str]) -> set[str]:
     return {target for target in targets if target in known and target != name}
 
 
-def _graph() -> dict[str, set[str]]:
+def _read_graph() -> dict[str, set[str]]:
     modules = _modules()
     known = set(modules)
     return {name: _imports(path, name, known) for name, path in modules.items()}
+
+
+# Read once, when the module is collected, before any test runs: late in a long run
+# CPython 3.11.7's ast.parse once failed with "AST constructor recursion depth mismatch"
+# (interpreter state left by an earlier test, not the parsed file).
+_GRAPH = _read_graph()
+
+
+def _graph() -> dict[str, set[str]]:
+    return _GRAPH
 
 
 def _cycle(graph: dict[str, set[str]], within: str) -> list[str] | None:

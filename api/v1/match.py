@@ -100,6 +100,13 @@ class HashMatchApi(APIView):
                 case_id = serializers.CharField()
                 item_id = serializers.CharField()
                 feedback = FeedbackCountsSerializer()
+                frame = serializers.IntegerField(
+                    allow_null=True,
+                    help_text="A listed video's frame (media_kind video): its number; else null.",
+                )
+                timestamp = serializers.FloatField(
+                    allow_null=True, help_text="That frame's time in the video (s); else null."
+                )
 
             algorithm = serializers.CharField(source="query.algorithm")
             value = serializers.CharField(source="query.value")

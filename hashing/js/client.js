@@ -51,8 +51,9 @@ export class WorkerHasher {
   }
 }
 
-// A 12 MP photo needs about 200 MB while it is hashed (the decoded bitmap, its RGBA copy
-// and the WebAssembly working set), so each Worker is given about half a gigabyte of the
+// A 12 MP photo needs 100-150 MB while it is hashed (the decoded bitmap, its RGBA copy in
+// WebAssembly memory, the stored pixels too if it is EXIF-rotated, and the file's bytes for
+// the digests), so each Worker is given about half a gigabyte of the
 // device's memory (navigator.deviceMemory, which Chromium reports in GB, capped at 8).
 const MEMORY_GB_PER_WORKER = 0.5;
 const MAX_WORKERS = 4;

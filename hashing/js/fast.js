@@ -78,21 +78,59 @@ function cachedCoefficients(inSize, outSize) {
   return coeffs;
 }
 
+// The weights of one Lanczos axis as resampleHDot reads them: per output pixel, padded with
+// zeros to a multiple of 8 taps, as i16; where a weight needs more than 16 bits, split as
+// hi * 32768 + lo (lo at `lo`, hi at `hi`), else `hi` is null and `lo` holds the weights.
+function dotWeights(coeffs) {
+  if (coeffs.dot) return coeffs.dot;
+  const { ksize, bounds, kk } = coeffs;
+  const outSize = bounds.length / 2;
+  let longest = 0;
+  let fits = true;
+  for (let xx = 0; xx < outSize; xx++) longest = Math.max(longest, bounds[xx * 2 + 1]);
+  for (const w of kk) if (w < -32768 || w > 32767) fits = false;
+  const stride = (longest + 7) & ~7;
+  const lo = new Int16Array(outSize * stride);
+  const hi = fits ? null : new Int16Array(outSize * stride);
+  for (let xx = 0; xx < outSize; xx++) {
+    for (let x = 0; x < bounds[xx * 2 + 1]; x++) {
+      const w = kk[xx * ksize + x];
+      if (fits) {
+        lo[xx * stride + x] = w;
+      } else {
+        lo[xx * stride + x] = w & 0x7fff;
+        hi[xx * stride + x] = w >> 15;
+      }
+    }
+  }
+  coeffs.dot = { stride, lo, hi };
+  return coeffs.dot;
+}
+
 // The Lanczos plan for one thumbnail: coefficients for both axes and the source rows used.
 function thumbnailPlan(width, height, outW, outH) {
   const horiz = cachedCoefficients(width, outW);
   const vert = cachedCoefficients(height, outH);
   const { first, last } = rowsNeeded(vert, outH);
-  return { outW, outH, horiz, vert, first, rows: last - first };
+  return { outW, outH, horiz, dot: dotWeights(horiz), vert, first, rows: last - first };
 }
 
+// Rows hashed at a time. Everything after the RGBA goes through buffers of a few rows that
+// stay in the CPU's cache: the luminance and greyscale of BLOCK rows, PDQ's row-filtered
+// rows in a ring as deep as the column filter's window, its column-filtered rows. A full
+// float copy of a 12 MP photo (48 MB, three of them) went out to memory and back on every
+// pass before, which cost more than the arithmetic.
+const BLOCK = 8;
+
 /**
- * RGBA pixels in WebAssembly memory, laid out for hashing without further copies:
- * [RGBA, reused as PDQ's second float buffer | float luminance | greyscale | scratch].
+ * RGBA pixels in WebAssembly memory, hashed in place: [RGBA | small working buffers |
+ * room for the stored pixels of an EXIF-rotated photo, added only when one comes].
  * Only for images larger than 64x64 in both directions (smaller ones take the JS path,
  * which carries the references' special cases for tiny and exactly-64x64 inputs).
  */
 export class PixelBuffer {
+  #rgba = null;
+
   constructor(width, height) {
     const module = kernelsModule();
     if (!module) throw new Error("WebAssembly SIMD is not available");
@@ -102,6 +140,11 @@ export class PixelBuffer {
     this.height = height;
     this.phashPlan = thumbnailPlan(width, height, 32, 32);
     this.dhashPlan = thumbnailPlan(width, height, 9, 8);
+    this.filter = jaroszPlan(width, height);
+    if (this.filter.passes !== 2) throw new Error("fast.js assumes PDQ's two filter rounds");
+    // The row-filtered rings: deep enough that a row is still there when the column filter
+    // subtracts it (windowAlongCols rows later), in whole blocks.
+    this.ringRows = Math.ceil((this.filter.windowAlongCols + BLOCK) / BLOCK) * BLOCK;
     let at = 0;
     const take = (bytes) => {
       const start = at;
@@ -109,31 +152,46 @@ export class PixelBuffer {
       return start;
     };
     this.rgbaPtr = take(4 * n);
-    this.lumaPtr = take(4 * n);
-    this.greyPtr = take(n);
+    this.greyPtr = take(BLOCK * width + 16); // resampleHDot reads up to 7 bytes past a row
+    this.lumaPtr = take(4 * BLOCK * width);
+    this.ringPtr = take(4 * this.ringRows * width);
+    this.ring2Ptr = take(4 * BLOCK * width);
     this.sumsPtr = take(4 * width);
     this.stripPtr = take(16 * width); // four rows interleaved, for the row filter
     this.strip2Ptr = take(16 * width);
     this.pickedPtr = take(64 * 4); // the 64 columns PDQ's decimation samples
+    this.divisorsPtr = take(64 * 4);
     this.narrowPtr = take(64 * 4 * height); // the last row pass, those columns only
     this.narrow2Ptr = take(64 * 4 * height);
     for (const plan of [this.phashPlan, this.dhashPlan]) {
       plan.boundsPtr = take(plan.horiz.bounds.byteLength);
-      plan.kkPtr = take(plan.horiz.kk.byteLength);
+      plan.loPtr = take(plan.dot.lo.byteLength);
+      plan.hiPtr = plan.dot.hi ? take(plan.dot.hi.byteLength) : 0;
       plan.tempPtr = take(plan.rows * plan.outW);
     }
+    this.scratchPtr = at;
     this.memory = claimMemory(this, at);
     this.kernels = new WebAssembly.Instance(module, { env: { memory: this.memory } }).exports;
-    /** Write the decoded pixels here (width * height * 4 bytes), RGBA unless told otherwise. */
-    this.rgba = new Uint8Array(this.memory.buffer, this.rgbaPtr, 4 * n);
+  }
+
+  /** Write the decoded pixels here (width * height * 4 bytes), RGBA unless told otherwise. */
+  get rgba() {
+    // A new view after the memory grew (growing detaches the old one).
+    if (this.#rgba === null || this.#rgba.buffer !== this.memory.buffer) {
+      this.#rgba = new Uint8Array(this.memory.buffer, this.rgbaPtr, 4 * this.width * this.height);
+    }
+    return this.#rgba;
   }
 
   /**
    * Room for the decoder's stored (un-rotated) pixels, when the picture carries an EXIF
-   * orientation: the luminance area, which is not in use before hash().
+   * orientation, after everything else; the memory grows for it the first time.
    */
   get scratch() {
-    return new Uint8Array(this.memory.buffer, this.lumaPtr, 4 * this.width * this.height);
+    const bytes = 4 * this.width * this.height;
+    const missing = this.scratchPtr + bytes - this.memory.buffer.byteLength;
+    if (missing > 0) this.memory.grow(Math.ceil(missing / PAGE));
+    return new Uint8Array(this.memory.buffer, this.scratchPtr, bytes);
   }
 
   /**
@@ -157,7 +215,7 @@ export class PixelBuffer {
       return y * codedWidth + x;
     };
     const start = source(0, 0);
-    this.kernels.orient(this.lumaPtr, this.rgbaPtr, width, height, start, source(1, 0) - start, source(0, 1) - start);
+    this.kernels.orient(this.scratchPtr, this.rgbaPtr, width, height, start, source(1, 0) - start, source(0, 1) - start);
   }
 
   /** Give the memory back for the next image (hash() does this when it finishes). */
@@ -168,48 +226,118 @@ export class PixelBuffer {
   /**
    * PDQ, quality, pHash and dHash of the pixels in `this.rgba` (flattened in place).
    * @param {string} [order] "RGBA" or "BGRA": the byte order the pixels were written in
+   * @param {object} [timings] if given, milliseconds per stage are added to it (profiling;
+   *   its `now()`, if it has one, is the clock, e.g. CPU time in Node)
    */
-  hash(order = "RGBA") {
+  hash(order = "RGBA", timings = null) {
     try {
-      return this.#hash(order);
+      return this.#hash(order, timings);
     } finally {
       this.release();
     }
   }
 
-  #hash(order) {
-    const { width, height, kernels: k, memory } = this;
-    const n = width * height;
+  #hash(order, timings) {
+    const { width, height, kernels: k, memory, ringRows } = this;
+    const { windowAlongRows, windowAlongCols } = this.filter;
     if (order !== "RGBA" && order !== "BGRA") throw new Error(`unsupported pixel order ${order}`);
-    k.prep(this.rgbaPtr, n, this.lumaPtr, this.greyPtr, order === "BGRA" ? 1 : 0);
-
-    // pHash and dHash: the wide horizontal pass in WebAssembly, the rest in imagehash.js.
-    const thumbs = [this.phashPlan, this.dhashPlan].map((plan) => {
+    const clock = timings?.now || (() => performance.now());
+    let t = timings ? clock() : 0;
+    const lap = (name) => {
+      if (!timings) return;
+      const now = clock();
+      timings[name] = (timings[name] || 0) + now - t;
+      t = now;
+    };
+    const bgra = order === "BGRA" ? 1 : 0;
+    const rowBytes = 4 * width;
+    const plans = [this.phashPlan, this.dhashPlan];
+    for (const plan of plans) {
       new Int32Array(memory.buffer, plan.boundsPtr, plan.horiz.bounds.length).set(plan.horiz.bounds);
-      new Int32Array(memory.buffer, plan.kkPtr, plan.horiz.kk.length).set(plan.horiz.kk);
-      k.resampleH(this.greyPtr, width, plan.first, plan.rows, plan.outW, plan.boundsPtr, plan.kkPtr, plan.horiz.ksize, plan.tempPtr);
+      new Int16Array(memory.buffer, plan.loPtr, plan.dot.lo.length).set(plan.dot.lo);
+      if (plan.dot.hi) new Int16Array(memory.buffer, plan.hiPtr, plan.dot.hi.length).set(plan.dot.hi);
+    }
+    const { stripPtr, strip2Ptr, pickedPtr, divisorsPtr, narrowPtr, narrow2Ptr, sumsPtr } = this;
+    // PDQ's second row pass keeps only the 64 columns decimation samples, and divides only
+    // those: by the full window where it slid, by 1.0 where the kernel already divided.
+    const picked = decimationIndices(width);
+    const slideFrom = windowAlongRows - Math.trunc((windowAlongRows + 2) / 2) + 1;
+    const slideTo = slideFrom + width - windowAlongRows;
+    new Int32Array(memory.buffer, pickedPtr, 64).set(picked);
+    new Float32Array(memory.buffer, divisorsPtr, 64).set(
+      Array.from(picked, (c) => (c >= slideFrom && c < slideTo ? windowAlongRows : 1)),
+    );
+    new Float32Array(memory.buffer, sumsPtr, width).fill(0);
+
+    // PDQ's column filter (pdq.js boxAlongCols) as a sequence of row steps, each run as soon
+    // as the row it adds has been row-filtered: step s adds row s (for s < height) and, from
+    // step windowAlongCols on, subtracts row s - windowAlongCols; it writes output rows from
+    // step half - 1 on. Output rows gather in ring2 and go through the second row pass a
+    // block at a time, into `narrow`.
+    const half = Math.trunc((windowAlongCols + 2) / 2);
+    const steps = windowAlongCols + height - windowAlongCols + half - 1;
+    const ring = (row) => this.ringPtr + (row % ringRows) * rowBytes;
+    const ring2 = (row) => this.ring2Ptr + (row % BLOCK) * rowBytes;
+    let step = 0;
+    let size = 0;
+    let written = 0;
+    const columnSteps = (available) => {
+      for (; step < steps; step++) {
+        if (step < height && step >= available) return;
+        const add = step < height ? ring(step) : -1;
+        const sub = step >= windowAlongCols ? ring(step - windowAlongCols) : -1;
+        if (step < windowAlongCols) size++;
+        else if (step >= height) size--;
+        if (step < half - 1) {
+          k.colStep(add, -1, -1, sumsPtr, width, 1);
+          continue;
+        }
+        k.colStep(add, sub, ring2(written), sumsPtr, width, size);
+        written++;
+        if (written % BLOCK === 0 || written === height) {
+          const first = written - (((written - 1) % BLOCK) + 1);
+          lap("PDQ columns");
+          k.boxRows(ring2(first), narrowPtr + first * 256, written - first, width, windowAlongRows,
+            stripPtr, strip2Ptr, pickedPtr, 64, divisorsPtr);
+          lap("PDQ rows, second round (64 columns)");
+        }
+      }
+    };
+
+    for (let row = 0; row < height; row += BLOCK) {
+      const rows = Math.min(BLOCK, height - row);
+      k.prep(this.rgbaPtr + row * rowBytes, rows * width, this.lumaPtr, this.greyPtr, bgra);
+      lap("luminance + greyscale");
+      // pHash and dHash: the wide horizontal Lanczos pass on the rows they use.
+      for (const plan of plans) {
+        const from = Math.max(row, plan.first);
+        const to = Math.min(row + rows, plan.first + plan.rows);
+        if (to <= from) continue;
+        k.resampleHDot(this.greyPtr, width, from - row, to - from, plan.outW, plan.boundsPtr,
+          plan.loPtr, plan.hiPtr, plan.dot.stride, plan.tempPtr + (from - plan.first) * plan.outW);
+      }
+      lap("pHash + dHash rows (Lanczos)");
+      k.boxRows(this.lumaPtr, ring(row), rows, width, windowAlongRows, stripPtr, strip2Ptr, 0, 0, 0);
+      lap("PDQ rows, first round");
+      columnSteps(row + rows);
+      lap("PDQ columns");
+    }
+    columnSteps(height);
+    if (written !== height) throw new Error("PDQ's column filter lost rows");
+    lap("PDQ columns");
+
+    const thumbs = plans.map((plan) => {
       const temp = new Uint8Array(memory.buffer, plan.tempPtr, plan.rows * plan.outW);
       return resampleVerticalL(temp, plan.outW, plan.outH, plan.vert, plan.first);
     });
-
-    // PDQ's tent filter: luminance -> (rows) -> second buffer -> (columns) -> luminance, and
-    // again. Only 64x64 values of the result are ever read (decimation), so the second
-    // round keeps just the 64 sampled columns: its row pass still runs every running sum
-    // over the whole row, then writes only those columns, and its column pass runs on them.
-    const { windowAlongRows, windowAlongCols, passes } = jaroszPlan(width, height);
-    if (passes !== 2) throw new Error("fast.js assumes PDQ's two filter rounds");
-    const buffer2 = this.rgbaPtr; // the RGBA is no longer needed
-    const { stripPtr, strip2Ptr, pickedPtr, narrowPtr, narrow2Ptr, sumsPtr } = this;
-    k.boxRows(this.lumaPtr, buffer2, height, width, windowAlongRows, stripPtr, strip2Ptr, 0, 0);
-    boxCols(k, memory, buffer2, this.lumaPtr, height, width, windowAlongCols, sumsPtr);
-    new Int32Array(memory.buffer, pickedPtr, 64).set(decimationIndices(width));
-    k.boxRows(this.lumaPtr, narrowPtr, height, width, windowAlongRows, stripPtr, strip2Ptr, pickedPtr, 64);
+    lap("pHash + dHash columns");
     boxCols(k, memory, narrowPtr, narrow2Ptr, height, 64, windowAlongCols, sumsPtr);
     const narrow = new Float32Array(memory.buffer, narrow2Ptr, 64 * height);
     const b64 = new Float32Array(64 * 64);
     const rowsPicked = decimationIndices(height);
     for (let i = 0; i < 64; i++) b64.set(narrow.subarray(rowsPicked[i] * 64, rowsPicked[i] * 64 + 64), i * 64);
     const pdq = pdqFromDownsampled(b64);
+    lap("PDQ second columns, DCT, quality");
     return {
       pdq: pdq.hash,
       pdq_quality: pdq.quality,

@@ -87,6 +87,14 @@ def _parser() -> argparse.ArgumentParser:
             help=f"max {algorithm} Hamming distance (default {threshold})",
         )
 
+    for side, default in (("query", 80.0), ("compared", 0.0)):
+        check_cmd.add_argument(
+            f"--vpdq-{side}-percent",
+            type=float,
+            default=default,
+            help=f"share of the {side} video's frames that must match (vPDQ, default {default:g})",
+        )
+
     feedback_cmd = commands.add_parser(
         "feedback", help="report what you did about listed hashes (from check, or given)"
     )
@@ -176,7 +184,12 @@ def _check(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     thresholds = {a: getattr(args, f"{a}_threshold") for a in NEAR_THRESHOLDS}
     with Store(args.db) as store:
-        checker = Checker(store, thresholds=thresholds)
+        checker = Checker(
+            store,
+            thresholds=thresholds,
+            vpdq_query_percent=args.vpdq_query_percent,
+            vpdq_compared_percent=args.vpdq_compared_percent,
+        )
         verdicts = set()
         for path in args.files:
             result = checker.check_file(path, dihedral=not args.no_dihedral)

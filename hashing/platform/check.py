@@ -11,9 +11,13 @@ What a platform would expect, and the bare lookup would miss:
   (``hashing.pdq.pdq_dihedral``), as ``/match`` does with ``variants``: a re-upload turned
   by 90 degrees is a match, and says through which variant (``"variant": "rot90"``).
 - **Videos** (``hashing.video``, through ``python -m hashing``'s ``hash_path``): the file's
-  MD5/SHA-256 match a listed video exactly, and every kept vPDQ frame is looked up among the
-  listed PDQ hashes, so a video showing a victim's photo is caught; the share of the
-  video's frames that show it is vPDQ's own measure (``hashing.video.vpdq_match``).
+  MD5/SHA-256 match a listed video exactly. Every kept vPDQ frame is looked up in the PDQ
+  index, which holds the listed photos and the listed videos' frames (rows with a frame
+  number): a listed video any frame hits is compared as a whole under the vPDQ rule
+  (``hashing.video.vpdq_match``: shares of this video's and the listed video's frames
+  within 31 bits, against 80% / 0% by default), so a re-encoded, resized or trimmed copy
+  matches (``"algorithm": "vpdq"``, with both percentages); a listed photo a frame hits is
+  a match too (a video showing a victim's photo), with the frame and its time.
 - **Weak evidence is not a verdict.** When an upload's PDQ quality is under the floor
   (``PDQ_QUALITY_FLOOR``, 50: too little detail for PDQ to be trusted) and the only hits
   are pHash/dHash, the result is ``needs_review``, not a match: 64-bit hashes of a
@@ -32,7 +36,12 @@ from hashing.errors import HashingError
 from hashing.index import HashIndex
 from hashing.pdq import PDQ_QUALITY_FLOOR
 from hashing.platform.store import Store
-from hashing.video import VpdqFrame, vpdq_match
+from hashing.video import (
+    VPDQ_COMPARED_MATCH_THRESHOLD,
+    VPDQ_QUERY_MATCH_THRESHOLD,
+    VpdqFrame,
+    vpdq_match,
+)
 
 NEAR_THRESHOLDS: dict[str, int] = {name: ALGORITHMS[name].threshold for name in SHARED_PERCEPTUAL}
 EXACT_ALGORITHMS = SHARED_EXACT
@@ -47,9 +56,18 @@ VERDICT_NO_MATCH = "no_match"
 class Checker:
     """Indexes built once from the store, then any number of lookups."""
 
-    def __init__(self, store: Store, *, thresholds: dict[str, int] | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        thresholds: dict[str, int] | None = None,
+        vpdq_query_percent: float = VPDQ_QUERY_MATCH_THRESHOLD * 100,
+        vpdq_compared_percent: float = VPDQ_COMPARED_MATCH_THRESHOLD * 100,
+    ) -> None:
         self.store = store
         self.thresholds = {**NEAR_THRESHOLDS, **(thresholds or {})}
+        self.vpdq_query_percent = vpdq_query_percent
+        self.vpdq_compared_percent = vpdq_compared_percent
         self.indexes: dict[str, HashIndex] = {}
         for algorithm in self.thresholds:
             # Built from arrays in one step: millions of rows in seconds (issue 16).
@@ -73,6 +91,9 @@ class Checker:
                         best[row_id] = _match(rows[row_id], distance)
                         if variant != "orig":
                             best[row_id]["variant"] = variant
+        # An image hit on a listed video's frame says which frame of which video.
+        for row_id, spot in self.store.frame_rows(list(best)).items():
+            best[row_id].update(spot)
         matches = list(best.values())
         matches.extend(self._frame_matches(hashes.get("vpdq") or []))
         for algorithm in EXACT_ALGORITHMS:
@@ -83,7 +104,7 @@ class Checker:
         return matches
 
     def _frame_matches(self, raw_frames: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
-        """Listed PDQ hashes seen in a video's frames, with where and how much of it."""
+        """Listed photos seen in a video's frames, and listed videos matching it under vPDQ."""
         index = self.indexes.get("pdq")
         if index is None or not raw_frames:
             return []
@@ -94,9 +115,12 @@ class Checker:
                 continue  # as vPDQ matching does: too little detail to compare
             for row_id, distance in index.query(frame.pdq, self.thresholds["pdq"]):
                 hits.setdefault(row_id, []).append((distance, frame))
-        rows = self.store.by_ids(list(hits))
+        spots = self.store.frame_rows(list(hits))
+        rows = self.store.by_ids([row_id for row_id in hits if row_id not in spots])
         matches = []
         for row_id, seen in hits.items():
+            if row_id in spots:
+                continue
             distance, first = min(seen, key=lambda hit: (hit[0], hit[1].frame))
             listed = VpdqFrame(frame=0, timestamp=0.0, pdq=rows[row_id]["value"], quality=100)
             share = vpdq_match(frames, [listed], distance=self.thresholds["pdq"])
@@ -109,7 +133,49 @@ class Checker:
                     "video_match_percent": round(share.query_match_percent, 1),
                 }
             )
+        # Listed videos: every one a frame hit, compared as a whole (rows grouped by item).
+        nearest: dict[tuple[str, str], int] = {}
+        for row_id, spot in spots.items():
+            key = (spot["case_id"], spot["item_id"])
+            distance = min(d for d, _ in hits[row_id])
+            nearest[key] = min(distance, nearest.get(key, distance))
+        for key, video in self.store.video_items(list(nearest)).items():
+            matches.extend(self._video_match(frames, key, video, nearest[key]))
         return matches
+
+    def _video_match(
+        self,
+        frames: list[VpdqFrame],
+        key: tuple[str, str],
+        video: dict[str, Any],
+        distance: int,
+    ) -> list[dict[str, Any]]:
+        listed = [VpdqFrame(*row) for row in video["frames"]]
+        result = vpdq_match(
+            frames,
+            listed,
+            distance=self.thresholds["pdq"],
+            query_threshold=self.vpdq_query_percent / 100,
+            compared_threshold=self.vpdq_compared_percent / 100,
+        )
+        if not result.match:
+            return []
+        compared = [f for f in frames if f.quality >= PDQ_QUALITY_FLOOR]
+        return [
+            {
+                "algorithm": "vpdq",
+                # The listed video's MD5: what feedback names for it.
+                "md5": video["md5"],
+                "distance": distance,  # its frame nearest to one of this video's
+                "case_id": key[0],
+                "item_id": key[1],
+                "media_kind": "video",
+                "query_match_percent": round(result.query_match_percent, 1),
+                "compared_match_percent": round(result.compared_match_percent, 1),
+                "frames": len({f.pdq for f in compared}),
+                "compared_frames": len(listed),
+            }
+        ]
 
     def assess(self, hashes: Mapping[str, Any]) -> dict[str, Any]:
         """``verdict``, ``match``, ``needs_review``, ``distance`` and ``matches`` for a record."""

@@ -88,7 +88,13 @@ def _from_check_lines(lines: Iterable[str], name: str) -> list[tuple[str, str]]:
                 raise TypeError
             # An error line (a file check could not hash) has nothing to report.
             matches = result.get("matches") or []
-            pairs.extend((str(m["algorithm"]), str(m["value"])) for m in matches)
+            for m in matches:
+                if m["algorithm"] == "vpdq":
+                    # A listed video matched under vPDQ: its MD5 names it.
+                    if m.get("md5"):
+                        pairs.append(("md5", str(m["md5"])))
+                else:
+                    pairs.append((str(m["algorithm"]), str(m["value"])))
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             raise FeedbackError(f"{name} line {number} is not a check result") from exc
     return pairs

@@ -5,7 +5,8 @@
 ``check`` does for a file. ``hashes`` may be the whole record ``python -m hashing --dihedral``
 prints: ``pdq_quality`` (a low one turns pHash-only hits into ``needs_review``),
 ``pdq_dihedral`` (the image's 8 PDQ variants, name -> hex: rotated and mirrored copies
-match) and, for a video, ``vpdq`` (its frames: each is looked up among the PDQ hashes).
+match) and, for a video, ``vpdq`` (its frames: listed videos are compared under the vPDQ
+rule and listed photos found in its frames, as ``check`` does).
 ``GET /health`` answers the store's size and feed position. The index is rebuilt when a
 ``sync`` has moved the store's position. Images are never sent here: hash them where
 they are.
@@ -22,7 +23,9 @@ from hashing.distance import HEX_LENGTHS, is_valid_hex
 from hashing.platform.check import Checker
 from hashing.platform.store import Store
 
-MAX_BODY_BYTES = 64 * 1024
+# A video's record carries its vPDQ frames: two hours at one a second (7,200, the
+# portal's limit) is some 800 KB of JSON.
+MAX_BODY_BYTES = 1024 * 1024
 
 
 class IndexServer(ThreadingHTTPServer):
@@ -80,7 +83,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         length = int(self.headers.get("Content-Length") or 0)
         if not 0 < length <= MAX_BODY_BYTES:
-            self._send(400, {"code": "bad_request", "message": "Send a JSON body (max 64 KiB)."})
+            self._send(400, {"code": "bad_request", "message": "Send a JSON body (max 1 MiB)."})
             return
         try:
             hashes = json.loads(self.rfile.read(length))["hashes"]
@@ -124,8 +127,15 @@ def _invalid(hashes: dict[str, Any]) -> str | None:
 def _valid_frame(frame: object) -> bool:
     if not isinstance(frame, dict) or not is_valid_hex("pdq", frame.get("pdq")):
         return False
-    numbers = (frame.get("frame"), frame.get("timestamp"), frame.get("quality"))
-    return all(isinstance(n, int | float) and not isinstance(n, bool) for n in numbers)
+    # Each a number in range, so that a huge JSON integer never reaches float().
+    limits = {"frame": 2**31, "timestamp": 1e9, "quality": 101}
+    for key, limit in limits.items():
+        value = frame.get(key)
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            return False
+        if not 0 <= value < limit:
+            return False
+    return True
 
 
 def serve(db_path: str, *, host: str = "127.0.0.1", port: int = 8765) -> None:  # pragma: no cover

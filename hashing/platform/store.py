@@ -285,6 +285,47 @@ class Store:
             )
         )
 
+    # -- video reads (check, serve-index) ----------------------------------------------
+
+    def frame_rows(self, ids: list[int]) -> dict[int, dict[str, Any]]:
+        """The rows of ``ids`` that are video frames: their item, frame number and time."""
+        cursor = self._db.execute(
+            "SELECT id, case_id, item_id, frame, timestamp FROM hashes "
+            "WHERE frame IS NOT NULL AND id IN (SELECT value FROM json_each(?))",
+            (json.dumps(ids),),
+        )
+        return {
+            int(row[0]): {
+                "case_id": row[1],
+                "item_id": row[2],
+                "frame": int(row[3]),
+                "timestamp": row[4],
+            }
+            for row in cursor
+        }
+
+    def video_items(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        """Per video ``(case_id, item_id)``: its frames ``(frame, timestamp, pdq, quality)`` in
+        frame order and its digests (``md5``, ``sha256``; None when not listed)."""
+        found: dict[tuple[str, str], dict[str, Any]] = {
+            key: {"frames": [], "md5": None, "sha256": None} for key in keys
+        }
+        cursor = self._db.execute(
+            "SELECT case_id, item_id, algorithm, value, quality, frame, timestamp FROM hashes "
+            "WHERE media_kind = 'video' AND item_id IN (SELECT value FROM json_each(?)) "
+            "ORDER BY frame",
+            (json.dumps(sorted({item for _, item in keys})),),
+        )
+        for case_id, item_id, algorithm, value, quality, frame, timestamp in cursor:
+            video = found.get((case_id, item_id))
+            if video is None:
+                continue
+            if frame is not None:
+                video["frames"].append((int(frame), float(timestamp), value, int(quality or 0)))
+            elif algorithm in ("md5", "sha256"):
+                video[algorithm] = value
+        return found
+
 
 class _Counted:
     """Pass rows through, counting them."""

@@ -21,6 +21,8 @@ class CaseItem:
     # A short, stable label so a person can tell their files apart without
     # any file name having been sent: the start of the file's SHA-256.
     label: str
+    # A video's vPDQ frame hashes shared besides its digests (0 for a photo).
+    frames: int = 0
 
 
 def item_label(hashes: dict[str, str]) -> str:
@@ -35,7 +37,7 @@ def case_items(*, case: Case) -> list[CaseItem]:
         grouped.setdefault(row.item_id, []).append(row)
     items = []
     for item_id, rows in grouped.items():
-        by_algorithm = {row.algorithm: row.value for row in rows}
+        by_algorithm = {row.algorithm: row.value for row in rows if row.frame is None}
         label = item_label(by_algorithm)
         items.append(
             CaseItem(
@@ -43,8 +45,9 @@ def case_items(*, case: Case) -> list[CaseItem]:
                 media_kind=rows[0].media_kind,
                 added_at=rows[0].created_at,
                 is_active=any(row.is_active for row in rows),
-                algorithms=sorted(by_algorithm),
+                algorithms=sorted({row.algorithm for row in rows}),
                 label=label,
+                frames=sum(1 for row in rows if row.frame is not None),
             )
         )
     return items

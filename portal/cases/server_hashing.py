@@ -17,6 +17,14 @@ height are read from its header and
   plus the bodies being received (each at most TAKEBACK_MAX_UPLOAD_BYTES).
 
 tests/portal/test_upload_limits.py measures the peak.
+
+Videos (issue 11) are told apart by their first bytes (hashing.video.sniff_container) and
+hashed with hashing.video.hash_video on an in-memory file object (PyAV reads it through
+callbacks; nothing is written to disk). Their cost is decoding time rather than one
+picture's memory, so they take the same one slot and are bounded by `video_limits()`:
+the upload cap in bytes, TAKEBACK_UPLOAD_MAX_VIDEO_SECONDS of declared and decoded
+duration, the per-file pixel cap for each frame. A video counts no pixels against the
+request's image budget.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ from PIL import Image
 
 import hashing
 from hashing.decode import ALLOWED_FORMATS
+from hashing.video import SNIFF_BYTES, VideoLimits, hash_video, sniff_container
 from portal.cases.services import SubmittedItem, item_from_record
 
 # One decode at a time per process: the memory bound above holds however many
@@ -65,6 +74,21 @@ def image_pixels(data: bytes) -> int | None:
     return max(0, width) * max(0, height)
 
 
+# Frames a second a video may have, at most (DEFAULT_MAX_VIDEO_FRAMES's rate).
+_MAX_VIDEO_FPS = 60
+
+
+def video_limits() -> VideoLimits:
+    """What the server path decodes of one video: within the in-memory upload cap."""
+    seconds = settings.TAKEBACK_UPLOAD_MAX_VIDEO_SECONDS
+    return VideoLimits(
+        max_bytes=settings.TAKEBACK_MAX_UPLOAD_BYTES,
+        max_seconds=float(seconds),
+        max_pixels=settings.TAKEBACK_UPLOAD_MAX_PIXELS_PER_FILE,
+        max_frames=int(seconds * _MAX_VIDEO_FPS),
+    )
+
+
 @sensitive_variables("data", "record")
 def upload_hash(upload: Any, *, pixels_left: int | None = None) -> tuple[SubmittedItem, int]:
     """Hash one uploaded file held in memory, then drop its bytes; returns (item, pixels)."""
@@ -73,6 +97,11 @@ def upload_hash(upload: Any, *, pixels_left: int | None = None) -> tuple[Submitt
     finally:
         upload.close()
     try:
+        if sniff_container(data[:SNIFF_BYTES].ljust(SNIFF_BYTES, b"\0")) is not None:
+            with HASHING_SLOTS:
+                # Privacy: an in-memory file object, demuxed by PyAV from memory.
+                record = hash_video(io.BytesIO(data), limits=video_limits()).record()
+            return item_from_record(record=record), 0
         pixels = image_pixels(data) or 0
         per_file = settings.TAKEBACK_UPLOAD_MAX_PIXELS_PER_FILE
         if pixels > per_file or (pixels_left is not None and pixels > pixels_left):

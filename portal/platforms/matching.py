@@ -67,6 +67,9 @@ class MatchHit:
     case_id: str
     item_id: str
     feedback: dict[str, int]
+    # A hit on a listed video's vPDQ frame (media_kind "video"): which frame, and when (s).
+    frame: int | None = None
+    timestamp: float | None = None
 
 
 @dataclass(frozen=True)
@@ -230,6 +233,8 @@ def hashes_match(
                 case_id=pseudonymous_case_id(platform=platform, case_id=rows[pk].case_id),
                 item_id=pseudonymous_item_id(platform=platform, item_id=str(rows[pk].item_id)),
                 feedback=counts.get(pk) or no_feedback(),
+                frame=rows[pk].frame,
+                timestamp=rows[pk].frame_timestamp,
             )
             for pk, distance, form in found[n]
             if pk in rows

@@ -196,6 +196,9 @@ TAKEBACK_UPLOAD_MAX_PIXELS_PER_FILE = env.int(
 TAKEBACK_UPLOAD_MAX_PIXELS_PER_REQUEST = env.int(
     "TAKEBACK_UPLOAD_MAX_PIXELS_PER_REQUEST", default=120_000_000
 )
+# A video's cost is its decoding time: the server path takes videos up to this long (and
+# within TAKEBACK_MAX_UPLOAD_BYTES); the browser hashes longer ones on the device.
+TAKEBACK_UPLOAD_MAX_VIDEO_SECONDS = env.int("TAKEBACK_UPLOAD_MAX_VIDEO_SECONDS", default=30 * 60)
 
 # TEMPLATES
 # ------------------------------------------------------------------------------
@@ -375,7 +378,9 @@ LOGIN_REDIRECT_URL = "web:org_cases"
 # https://developer.mozilla.org/en-US/docs/Web/HTTP/Headers/Content-Security-Policy
 # No inline scripts or styles, nothing from another origin. 'wasm-unsafe-eval'
 # lets hashing/js compile its vendored WebAssembly digests (hashing/js/vendor);
-# blob: images are the local previews of the files being hashed.
+# blob: images are the local previews of the files being hashed; blob: media is a video
+# this browser's WebCodecs can't decode, played locally to hash its frames
+# (hashVideoWithElement in hashing/js/video.js).
 MIDDLEWARE += ["portal.web.middleware.PortalHeadersMiddleware"]
 TAKEBACK_CSP = "; ".join(
     [
@@ -384,6 +389,7 @@ TAKEBACK_CSP = "; ".join(
         "worker-src 'self'",
         "style-src 'self'",
         "img-src 'self' blob:",
+        "media-src blob:",
         "connect-src 'self'",
         "form-action 'self'",
         "base-uri 'none'",

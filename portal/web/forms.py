@@ -85,7 +85,7 @@ class MultipleFileInput(forms.ClearableFileInput):
 
 class MultipleFileField(forms.FileField):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": "image/*"}))
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": "image/*,video/*"}))
         super().__init__(*args, **kwargs)
 
     def clean(self, data: Any, initial: Any = None) -> list[Any]:
@@ -98,9 +98,12 @@ class MultipleFileField(forms.FileField):
 class ServerHashingForm(forms.Form):
     # The form metaclass moves declared fields into base_fields, so this field doesn't
     # shadow BaseForm.files at runtime; the stubs see a class attribute.
-    files = MultipleFileField(label=_("Choose photos"), required=False)  # type: ignore[assignment]
+    files = MultipleFileField(  # type: ignore[assignment]
+        label=_("Choose photos or videos"), required=False
+    )
     # Files of an earlier try that were hashed: their hashes (and names, for the page),
     # signed, so a bad file doesn't make the person choose the good ones again.
+    # Compact (see kept_sign) and bounded (KEPT_MAX_CHARS): a longer value is refused unread.
     kept = forms.CharField(required=False, widget=forms.HiddenInput)
     consent = forms.BooleanField(
         label=_(
@@ -122,8 +125,10 @@ class ServerHashingForm(forms.Form):
         if not value:
             return []
         try:
+            if len(value) > KEPT_MAX_CHARS:
+                raise ValueError("kept value over its bound")
             kept = signing.loads(value, salt=KEPT_SALT, max_age=KEPT_MAX_AGE)
-            items = items_from_payload({"items": [item for _name, item in kept]})
+            items = items_from_payload({"items": [_kept_expand(item) for _name, item in kept]})
             return [(str(name), item) for (name, _raw), item in zip(kept, items, strict=True)]
         except (signing.BadSignature, ApplicationError, TypeError, ValueError):
             raise forms.ValidationError(
@@ -133,17 +138,58 @@ class ServerHashingForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         if not cleaned.get("files") and not cleaned.get("kept") and "kept" not in self.errors:
-            self.add_error("files", forms.ValidationError(_("Please choose at least one photo.")))
+            self.add_error(
+                "files", forms.ValidationError(_("Please choose at least one photo or video."))
+            )
         return cleaned
 
 
 KEPT_SALT = "takeback.upload-kept"
 KEPT_MAX_AGE = 60 * 60
+# The hidden value goes back and forth with every try, so it is bounded: 512 kB holds a
+# dozen photos and some 8,500 video frames (about 60 characters a frame, see kept_sign).
+KEPT_MAX_CHARS = 512 * 1024
+
+
+def _kept_compact(item: SubmittedItem) -> dict[str, Any]:
+    """An item's payload with each frame as a [frame, timestamp, pdq, quality] list."""
+    payload = item_to_payload(item)
+    if "vpdq" in payload:
+        payload["vpdq"] = [
+            [f["frame"], f["timestamp"], f["pdq"], f["quality"]] for f in payload["vpdq"]
+        ]
+    return payload
+
+
+def _kept_expand(raw: Any) -> Any:
+    """_kept_compact undone (the value was signed by us; items_from_payload checks it)."""
+    if isinstance(raw, dict) and isinstance(raw.get("vpdq"), list):
+        keys = ("frame", "timestamp", "pdq", "quality")
+        raw = {**raw, "vpdq": [dict(zip(keys, frame, strict=True)) for frame in raw["vpdq"]]}
+    return raw
 
 
 def kept_sign(kept: list[tuple[str, SubmittedItem]]) -> str:
-    """The hidden `kept` value of ServerHashingForm for these (name, item) pairs."""
-    return signing.dumps([(name, item_to_payload(item)) for name, item in kept], salt=KEPT_SALT)
+    """The hidden `kept` value of ServerHashingForm for these (name, item) pairs.
+
+    A video carries up to thousands of frames, so frames are lists, not objects, and the
+    JSON is compressed before it is signed (the 64-digit hex hashes halve).
+    """
+    return signing.dumps(
+        [(name, _kept_compact(item)) for name, item in kept], salt=KEPT_SALT, compress=True
+    )
+
+
+def kept_fit(
+    kept: list[tuple[str, SubmittedItem]],
+) -> tuple[list[tuple[str, SubmittedItem]], list[str]]:
+    """The kept files whose signed value stays within KEPT_MAX_CHARS, and the names left out."""
+    fitting = list(kept)
+    left_out: list[str] = []
+    while fitting and len(kept_sign(fitting)) > KEPT_MAX_CHARS:
+        name, _item = fitting.pop()
+        left_out.insert(0, name)
+    return fitting, left_out
 
 
 class HashOneForm(forms.Form):

@@ -4,9 +4,11 @@ They reach the page as a JSON data block (json_script), which the CSP allows:
 it is data, never run as script.
 """
 
+from django.conf import settings
 from django.utils.translation import gettext as _
 
 from hashing.pdq import PDQ_QUALITY_FLOOR
+from hashing.video import DEFAULT_MAX_VIDEO_BYTES, DEFAULT_MAX_VIDEO_SECONDS
 from portal.cases.services import MAX_ITEMS_PER_SUBMISSION
 
 
@@ -68,4 +70,36 @@ def submit_page_strings() -> dict[str, str]:
         "expiry_label": _("Hashes shared until"),
         "status_label": _("Check or withdraw your case at"),
         "created_title": _("Thank you. Your case is open."),
+        # Videos (portal/web/static/web/video-select.js). The limits are hashing/js's
+        # (video.js DEFAULT_LIMITS), which are the server library's defaults.
+        "video_max_hours": str(int(DEFAULT_MAX_VIDEO_SECONDS // 3600)),
+        "video_max_gb": str(DEFAULT_MAX_VIDEO_BYTES // 1024**3),
+        "server_max_bytes": str(settings.TAKEBACK_MAX_UPLOAD_BYTES),
+        "video_reading": _("Reading the video on this device…"),
+        "video_frames": _("Making the video's fingerprints: frame {done} of {total}"),
+        "video_element": _("Trying another way to read this video on this device…"),
+        "video_ready": _(
+            "Ready: fingerprints of the whole video and of {n} of its frames were made on "
+            "this device, so re-encoded or trimmed copies can be matched too."
+        ),
+        "video_unsupported": _(
+            "This browser can't decode this kind of video (for example HEVC, also called H.265)."
+        ),
+        "video_server_too_large": _(
+            "It is also too large to send to our server. You could convert it to MP4 (H.264) "
+            "or WebM, or try another browser."
+        ),
+        "video_too_large": _(
+            "This video is too long or too large to hash on this device (the limits are "
+            "{hours} hours and {gb} GB)."
+        ),
+        "video_unreadable": _("This file couldn't be read as a video. It may be damaged."),
+        "created_video": _("video; frame fingerprints: {n}"),
+        "body_too_large": _(
+            "The fingerprints of these files are too many to send at once (for example "
+            "several long videos). Remove some, send the others, then add the rest from your "
+            "case page."
+        ),
+        "cancel": _("Cancel"),
+        "cancel_named": _("Cancel hashing {name}"),
     }

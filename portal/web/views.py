@@ -27,6 +27,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 import hashing
+from hashing.errors import UnreadableVideo, UnsupportedVideoFormat, VideoTooLarge
 from portal import sealing
 from portal.cases import selectors, server_hashing, services, sign_in, throttling
 from portal.cases.models import Case, Organisation
@@ -50,7 +51,8 @@ SESSION_CREATED = "tb_created"
 SECRETS_SHOWN_SECONDS = 10 * 60
 _SECRETS_PURPOSE = "shown-case-secrets"
 
-MAX_JSON_BODY = 256 * 1024  # 100 files of hashes are a few tens of kB
+# 100 photos' hashes are a few tens of kB; a two-hour video's 7,200 frames about 650 kB.
+MAX_JSON_BODY = 2 * 1024 * 1024
 
 # hashing's own messages are English; these are the translated equivalents.
 # Keyed by the type of HashedUpload.error (None only when there was no error).
@@ -60,10 +62,48 @@ HASHING_MESSAGES: dict[type[hashing.HashingError | None], str | Promise] = {
     ),
     hashing.ImageTooLarge: gettext_lazy("This image has too many pixels to hash."),
     hashing.UnsupportedFormat: gettext_lazy(
-        "This file is not an image format we can hash "
-        "(supported: JPEG, PNG, GIF, WebP, HEIC/HEIF, AVIF, BMP, TIFF)."
+        "This file is not a photo or video format we can hash (photos: JPEG, PNG, GIF, "
+        "WebP, HEIC/HEIF, AVIF, BMP, TIFF; videos: MP4/MOV, WebM, MKV, AVI)."
+    ),
+    UnreadableVideo: gettext_lazy("This video is damaged or incomplete and could not be read."),
+    UnsupportedVideoFormat: gettext_lazy(
+        "This video format is not one we can hash (MP4/MOV, WebM, MKV and AVI with H.264, "
+        "HEVC, VP8, VP9, AV1, MPEG-4 or Motion JPEG video)."
     ),
 }
+
+
+def _hashing_message(error: hashing.HashingError | None) -> str:
+    """The translated message for a file the server could not hash."""
+    if isinstance(error, VideoTooLarge):
+        return (
+            _(
+                "This video is too large or too long to hash on our server (the limits are "
+                "%(mb)d MB and %(minutes)d minutes). Your browser can hash longer videos on "
+                "this device."
+            )
+            % _upload_limits()
+        )
+    return str(HASHING_MESSAGES.get(type(error), _("This file could not be hashed.")))
+
+
+def _upload_limits() -> dict[str, int]:
+    """The server path's limits, as the pages tell them up front."""
+    return {
+        "mb": settings.TAKEBACK_MAX_UPLOAD_BYTES // (1024 * 1024),
+        "minutes": settings.TAKEBACK_UPLOAD_MAX_VIDEO_SECONDS // 60,
+    }
+
+
+def _created_labels(items: list[services.SubmittedItem]) -> list[tuple[str, int | None]]:
+    """Each file's label, and for a video how many frame fingerprints are shared."""
+    return [
+        (
+            selectors.item_label(item.hashes),
+            len(services.frames_kept(item=item)) if item.media_kind == "video" else None,
+        )
+        for item in items
+    ]
 
 
 # Helpers ---------------------------------------------------------------------
@@ -94,7 +134,7 @@ def _show_created(
     created: services.CaseCreated,
     *,
     reset: bool = False,
-    labels: list[str] | None = None,
+    labels: list[tuple[str, int | None]] | None = None,
     low_quality: list[int] | None = None,
 ) -> HttpResponse:
     """Keep the new secrets for the page that shows them, then redirect there (PRG).
@@ -298,9 +338,7 @@ def upload(request: HttpRequest, *, add: bool = False) -> HttpResponse:
                     if outcome.item is not None:
                         kept.append((name, outcome.item))
                         continue
-                    message = HASHING_MESSAGES.get(
-                        type(outcome.error), _("This file could not be hashed.")
-                    )
+                    message = _hashing_message(outcome.error)
                     errors.append(_("%(name)s: %(message)s") % {"name": name, "message": message})
                 items = [item for _name, item in kept]
                 if not errors and case is not None:
@@ -323,13 +361,19 @@ def upload(request: HttpRequest, *, add: bool = False) -> HttpResponse:
                 return _show_created(
                     request,
                     created,
-                    labels=[selectors.item_label(item.hashes) for item in items],
+                    labels=_created_labels(items),
                     low_quality=[
-                        n for n, item in enumerate(items, start=1) if "pdq" not in item.hashes
+                        n
+                        for n, item in enumerate(items, start=1)
+                        if item.media_kind == "image" and "pdq" not in item.hashes
                     ],
                 )
     elif request.method == "POST":
         kept = form.cleaned_data.get("kept", []) if hasattr(form, "cleaned_data") else []
+    kept, left_out = forms.kept_fit(kept)
+    errors.extend(
+        _("%(name)s: please send this file again on its own.") % {"name": name} for name in left_out
+    )
     return render(
         request,
         "web/upload.html",
@@ -340,6 +384,7 @@ def upload(request: HttpRequest, *, add: bool = False) -> HttpResponse:
             "kept": [(name, selectors.item_label(item.hashes)) for name, item in kept],
             "kept_value": forms.kept_sign(kept) if kept else "",
             "consented": request.method == "POST" and bool(request.POST.get("consent")),
+            "limits": _upload_limits(),
         },
     )
 
@@ -367,7 +412,11 @@ def created(request: HttpRequest, *, reset: bool = False) -> HttpResponse:
             },
             "expires_on": _expiry(case),
             "reset": reset,
-            "labels": shown.get("labels", []),
+            # (label, frames shared or None for a photo); a plain label from an older session.
+            "labels": [
+                (entry, None) if isinstance(entry, str) else tuple(entry)
+                for entry in shown.get("labels", [])
+            ],
             # Files whose PDQ quality was too low: only digests kept.
             "low_quality": shown.get("low_quality", []),
             "strings": submit_page_strings(),
@@ -397,8 +446,7 @@ def hash_one(request: HttpRequest, *, add: bool = False) -> JsonResponse:
         return _error(_("Please tick the box to agree before the file is sent."))
     (outcome,) = server_hashing.uploads_hash([form.cleaned_data["file"]])
     if outcome.item is None:
-        message = HASHING_MESSAGES.get(type(outcome.error), _("This file could not be hashed."))
-        return _error(str(message))
+        return _error(_hashing_message(outcome.error))
     return JsonResponse({"item": forms.item_to_payload(outcome.item)})
 
 

@@ -20,6 +20,7 @@ from hashing.algorithms import stopncii_signal
 from portal.cases import services as cases
 from portal.platforms import services, webhooks
 from portal.platforms.models import Decoy, WebhookDelivery
+from portal.platforms.pseudonyms import pseudonymous_item_id
 from portal.platforms.snapshot import SNAPSHOT_FIELDS
 from tests.support.factories import SubmittedItemFactory
 
@@ -95,3 +96,48 @@ def test_feed_snapshot_webhook_and_stopncii_agree_on_the_same_changes(db):
         if record["hashValue"] in {e["value"] for e in removals.values()}:
             assert record["hashStatus"] == "Withdrawn"
     assert Decoy.objects.filter(platform=platform.platform).exists()
+
+
+def test_a_videos_entries_agree_across_feed_snapshot_and_webhook_and_frames_stay_native(db):
+    """A video: its digests and frames under one item_id, frame/timestamp on every form;
+    the StopNCII exchange carries its MD5 as VideoMD5 and never a frame as ImagePDQ."""
+    platform = services.platform_create(name="Acme")
+    webhooks.webhook_create(platform=platform.platform, url="https://example.org/hook")
+    created = cases.case_create(
+        items=[SubmittedItemFactory.build(video=True, frames=5), SubmittedItemFactory.build()]
+    )
+    video_item = str(created.case.hashes.get(algorithm="md5", media_kind="video").item_id)
+    stored_frames = {
+        h.value: (h.frame, h.frame_timestamp)
+        for h in created.case.hashes.filter(frame__isnull=False)
+    }
+    assert len(stored_frames) == 5
+    feed, snapshot, pushed, records = _everything(platform)
+
+    pseudonym = pseudonymous_item_id(platform=platform.platform, item_id=video_item)
+
+    def video_entries(entries):
+        # The video's rows are grouped by its pseudonymous item id (decoys have their own).
+        return {
+            (e["algorithm"], e["value"]): (e["frame"], e["timestamp"])
+            for e in entries
+            if e["item_id"] == pseudonym
+        }
+
+    from_feed = video_entries(feed)
+    assert from_feed == video_entries(snapshot) == video_entries(pushed)
+    frames = {value: spot for (algorithm, value), spot in from_feed.items() if spot[0] is not None}
+    assert frames == stored_frames
+    assert {a for (a, _), spot in from_feed.items() if spot == (None, None)} == {"md5", "sha256"}
+    # Every feed and webhook entry carries the two keys, null off video frames.
+    assert all("frame" in e and "timestamp" in e for e in feed + pushed)
+    assert all(e["frame"] is None for e in feed if e["media_kind"] == "image")
+
+    by_value = {r["hashValue"]: r["signalType"] for r in records}
+    (md5,) = [value for (algorithm, value) in from_feed if algorithm == "md5"]
+    assert by_value[md5] == "VideoMD5"
+    assert not set(frames) & set(by_value), "a video frame left as ImagePDQ"
+    image_pdq = created.case.hashes.get(algorithm="pdq", media_kind="image").value
+    assert by_value[image_pdq] == "ImagePDQ"
+    assert video_item  # the stored item id never reaches the platform as such
+    assert video_item not in json.dumps([feed, snapshot, pushed, records])

@@ -114,6 +114,55 @@ def test_algorithm_layer_is_bit_identical_on_the_servers_pixels(
     assert len(parity_images) >= 50
 
 
+@pytest.mark.parametrize(
+    ("width", "height"),
+    [
+        (4000, 3000),  # a 12 MP photo: dHash's weights fit 16 bits, pHash's need two parts
+        (3000, 4000),  # the same, portrait
+        (2003, 1501),  # odd sizes: the last block of rows is short
+        (6000, 4000),  # 24 MP: both fit 16 bits
+    ],
+)
+def test_webassembly_engine_is_bit_identical_on_large_photos(
+    hashing_page, hashing_site: Site, width: int, height: int
+) -> None:
+    """fast.js hashes a block of rows at a time and takes the Lanczos sums 8 taps at a time;
+    photo sizes exercise every path of that against the references (pdqhash, imagehash)."""
+    import numpy as np
+
+    from tests.browser.images import _photo
+
+    # A photo-like picture at low resolution, upscaled, with per-pixel noise.
+    rgb = np.asarray(_photo(width // 8, height // 8, seed=width + height).resize((width, height)))
+    noise = np.random.default_rng(width).integers(-6, 7, rgb.shape)
+    pixels = np.clip(rgb.astype(np.int16) + noise, 0, 255).astype(np.uint8).tobytes()
+    expected = reference_hashes(width, height, pixels)
+    url = hashing_site.add(f"pixels/large-{width}x{height}.raw", pixels)
+    got = hashing_page.evaluate(
+        """async ([url, width, height]) => {
+            const pixels = new Uint8Array(await (await fetch(url)).arrayBuffer());
+            const { fast } = window.takeback;
+            const out = {};
+            for (const order of ["RGBA", "BGRA"]) {
+                const buffer = new fast.PixelBuffer(width, height);
+                const rgba = buffer.rgba;
+                const [r, b] = order === "RGBA" ? [0, 2] : [2, 0];
+                for (let i = 0, j = 0; j < pixels.length; i += 4, j += 3) {
+                    rgba[i + r] = pixels[j];
+                    rgba[i + 1] = pixels[j + 1];
+                    rgba[i + b] = pixels[j + 2];
+                    rgba[i + 3] = 255;
+                }
+                out[order] = buffer.hash(order);
+            }
+            return out;
+        }""",
+        [url, width, height],
+    )
+    assert got["RGBA"] == expected
+    assert got["BGRA"] == expected
+
+
 def test_browser_decoding_matches_the_server_pixel_for_pixel_on_lossless_files(
     hashing_page, parity_images: list[ParityImage], artifacts_dir: Path
 ) -> None:

@@ -18,9 +18,13 @@ import pytest
 from django.core.cache import cache
 from PIL import Image
 
+from tests.hashing.test_video import Clip, clip_bytes
+
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 360, "height": 740}
 NEUTRAL_SITE = "https://www.bbc.co.uk/weather"
+# The portal tests' video: 3 scenes of 1 s, 320x240, 30 fps, H.264 in MP4.
+PORTAL_CLIP = Clip(seconds_per_scene=1.0)
 
 
 @dataclass(frozen=True)
@@ -69,9 +73,8 @@ def images(tmp_path: Path) -> dict[str, SampleImage]:
         # A single colour: nothing for PDQ to work with (quality far below the floor).
         "flat": save(Image.new("RGB", (300, 200), (200, 180, 170)), directory / "flat.png", "PNG"),
         "heic": _heic(directory / "IMG_0001.heic"),
-        "video": SampleImage(
-            _write(directory / "clip.mp4", np.random.default_rng(9).bytes(300_000))
-        ),
+        # A real H.264 clip (3 s, PyAV), hashed in the browser with its vPDQ frames.
+        "video": SampleImage(_write(directory / "clip.mp4", clip_bytes(PORTAL_CLIP))),
         "broken": SampleImage(
             _write(directory / "broken.jpg", b"\xff\xd8\xff\xe0" + b"\x00" * 400)
         ),

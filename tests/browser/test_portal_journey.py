@@ -86,6 +86,38 @@ def test_quick_exit_ends_the_case_session_from_the_keyboard(portal_page, images)
     portal.shot("home")
 
 
+def test_esc_first_closes_the_language_menu_then_quick_exits(phone_page) -> None:
+    portal, page = phone_page, phone_page.page
+    portal.go("/start/")
+    menu, toggle = page.locator(".language-menu"), page.locator(".language-toggle")
+
+    # Opened with a tap: Esc closes it and leaves focus on its button; the page stays.
+    toggle.click()
+    expect(menu).to_have_attribute("open", "")
+    page.keyboard.press("Escape")
+    expect(menu).not_to_have_attribute("open", "")
+    expect(toggle).to_be_focused()
+    assert page.url.endswith("/start/")
+    portal.shot("language-menu-closed-by-esc")
+
+    # Opened from the keyboard, focus on one of its languages: the same.
+    page.locator("body").click(position={"x": 5, "y": 300})
+    toggle.focus()
+    page.keyboard.press("Enter")
+    expect(menu).to_have_attribute("open", "")
+    page.keyboard.press("Tab")
+    expect(page.locator(".language-option").first).to_be_focused()
+    portal.shot("language-menu-open-by-keyboard")
+    page.keyboard.press("Escape")
+    expect(menu).not_to_have_attribute("open", "")
+    expect(toggle).to_be_focused()
+    assert page.url.endswith("/start/")
+
+    # A second Esc, with the menu closed, is the quick exit.
+    page.keyboard.press("Escape")
+    page.wait_for_url(NEUTRAL_SITE)
+
+
 # 2. Age in the images ------------------------------------------------------------------
 
 
@@ -314,7 +346,8 @@ def test_the_hashing_page_blurs_previews_and_tells_limits_first(portal_page, ima
     portal, page = portal_page, portal_page.page
     eligibility(portal)
     expect(page.locator("#files-hint")).to_contain_text("100 files")
-    expect(page.locator("#files-hint")).to_contain_text("exact copies")
+    expect(page.locator("#files-hint")).to_contain_text("re-encoded or trimmed copies are matched")
+    expect(page.locator("#files-hint")).to_contain_text("2 hours long and 4 GB")
     portal.choose(images["beach"].path, images["video"].path)
     portal.wait_hashed(2)
     thumb = page.locator("img.thumb").first

@@ -45,7 +45,10 @@ def test_the_run_check_finds_a_leak_when_there_is_one() -> None:
 def _assert_only_hashes(body: dict) -> None:
     assert set(body) <= {"items", "recovery_code", "organisation"}
     for item in body["items"]:
-        assert set(item) <= {"media_kind", "hashes", "pdq_quality"}
+        assert set(item) <= {"media_kind", "hashes", "pdq_quality", "vpdq"}
+        for frame in item.get("vpdq", []):  # a video's frames: numbers and hashes only
+            assert set(frame) == {"frame", "timestamp", "pdq", "quality"}
+            assert HEX.match(frame["pdq"]) and len(frame["pdq"]) == 64
         assert item["media_kind"] in {"image", "video"}
         assert isinstance(item.get("pdq_quality"), int | type(None))
         for algorithm, value in item["hashes"].items():

@@ -60,6 +60,7 @@ JSON = st.recursive(
 # For each endpoint, its own keys, so values reach the validators behind the parser.
 SHAPED_KEYS = {
     "v1:hash-match": ["hashes", "algorithm", "value", "variants", "threshold"],
+    "v1:video-match": ["videos", "md5", "vpdq", "thresholds", "frame", "pdq", "quality"],
     "v1:hash-feedback": ["feedback", "seq", "value", "algorithm", "outcome"],
     "v1:feed-acknowledge": ["cursor", "position"],
     "v1:webhook-list": ["url"],
@@ -134,7 +135,13 @@ def _send(client, target: str, body: bytes, *, api: bool) -> None:
         assert isinstance(response.json().get("code"), str)
 
 
-NATIVE = ["v1:hash-match", "v1:hash-feedback", "v1:feed-acknowledge", "v1:webhook-list"]
+NATIVE = [
+    "v1:hash-match",
+    "v1:video-match",
+    "v1:hash-feedback",
+    "v1:feed-acknowledge",
+    "v1:webhook-list",
+]
 PARTNER = ["/api/stopncii/v1/SubmitFeedback", "/api/stopncii/v1/SubmitHashes"]
 PAGES = ["web:submit_hashes", "web:status_hashes"]
 

@@ -622,3 +622,91 @@ def test_a_store_of_schema_1_is_upgraded_in_place(tmp_path):
             ("md5", "ab", "image", None, "c", "i", 7, None, None),
             ("pdq", "cd", "video", 90, "c", "j", 8, 30, 1.0),
         ]
+
+
+def test_check_matches_reencoded_trimmed_and_letterboxed_copies_of_a_listed_video(
+    live_server, tmp_path
+):
+    """vPDQ video to video: the store's frame rows grouped by item, compared as a whole."""
+    from hashing.video import hash_video
+    from tests.hashing.test_video import COPIES, ORIGINAL, UNRELATED_SCENES, Clip, clip_bytes
+
+    listed = hash_video(clip_bytes(ORIGINAL))
+    created, db = synced(live_server, tmp_path, cases.item_from_record(record=listed.record()))
+    clips = {
+        "original": ORIGINAL,
+        **{name: COPIES[name] for name in ("hevc-mov", "low-bitrate", "half-size")},
+        **{name: COPIES[name] for name in ("larger-25fps", "trimmed-start", "trimmed-both")},
+        "letterbox-2": Clip(letterbox=2),
+        "letterbox-12": Clip(letterbox=12),
+        "unrelated": Clip(scenes=UNRELATED_SCENES),
+    }
+    paths = []
+    for name, clip in clips.items():
+        paths.append(tmp_path / f"{name}.{clip.container}")
+        paths[-1].write_bytes(clip_bytes(clip))
+    code, results = check(db, *paths)
+    assert code == 1
+    by_name = dict(zip(clips, results, strict=True))
+    items = set()
+    for name, result in by_name.items():
+        videos = [m for m in result["matches"] if m["algorithm"] == "vpdq"]
+        if name in ("letterbox-12", "unrelated"):
+            assert result["verdict"] == "no_match" and result["matches"] == [], (name, result)
+            continue
+        assert result["verdict"] == "match", (name, result)
+        (video,) = videos
+        assert video["query_match_percent"] >= 80.0, (name, video)
+        assert video["md5"] == listed.md5 and video["media_kind"] == "video"
+        assert video["compared_frames"] == len(listed.frames)
+        items.add((video["case_id"], video["item_id"]))
+        digests = {m["algorithm"] for m in result["matches"] if m["algorithm"] != "vpdq"}
+        assert digests == ({"md5", "sha256"} if name == "original" else set()), name
+    assert len(items) == 1
+    original = next(m for m in by_name["original"]["matches"] if m["algorithm"] == "vpdq")
+    assert original["query_match_percent"] == original["compared_match_percent"] == 100.0
+    trimmed = next(m for m in by_name["trimmed-both"]["matches"] if m["algorithm"] == "vpdq")
+    assert trimmed["compared_match_percent"] < 100.0
+
+    # Stricter vPDQ thresholds: the trimmed copy no longer covers the whole listed video.
+    done = toolkit(
+        "check", "--db", str(db), "--vpdq-compared-percent", "100",
+        str(tmp_path / "trimmed-both.mp4"),
+    )  # fmt: skip
+    assert done.returncode == 0 and json.loads(done.stdout)["verdict"] == "no_match"
+
+    # The check output goes back as feedback on the listed video's MD5.
+    results_file = tmp_path / "results.jsonl"
+    results_file.write_text(json.dumps(by_name["half-size"]) + "\n")
+    sent = toolkit(
+        "feedback", "--db", str(db), "--api-key", created.api_key.raw,
+        "--outcome", "blocked", str(results_file),
+    )  # fmt: skip
+    assert sent.returncode == 0, sent.stderr
+    assert json.loads(sent.stdout)["results"][0]["algorithm"] == "md5"
+    assert json.loads(sent.stdout)["summary"] == {"recorded": 1}
+
+    # serve-index answers the same for the record python -m hashing prints.
+    with index_server(db) as post:
+        status, body = post({"hashes": video_record(tmp_path / "low-bitrate.mp4")})
+        assert status == 200 and body["verdict"] == "match"
+        assert [m["algorithm"] for m in body["matches"]] == ["vpdq"]
+        status, body = post({"hashes": video_record(tmp_path / "unrelated.mp4")})
+        assert status == 200 and body["verdict"] == "no_match"
+        frame = {"frame": 10**400, "timestamp": 0, "pdq": "f" * 64, "quality": 100}
+        status, body = post({"hashes": {"vpdq": [frame]}})
+        assert status == 400 and body["code"] == "bad_hash"
+
+
+def test_an_image_check_hitting_a_listed_videos_frame_says_which(live_server, tmp_path):
+    from tests.support.factories import SubmittedItemFactory
+
+    video = SubmittedItemFactory.build(video=True, frames=3)
+    _, db = synced(live_server, tmp_path, video)
+    frame = video.vpdq[1]
+    with index_server(db) as post:
+        status, body = post({"hashes": {"pdq": frame.pdq}})
+    assert status == 200 and body["verdict"] == "match"
+    (hit,) = body["matches"]
+    assert hit["media_kind"] == "video" and hit["value"] == frame.pdq
+    assert (hit["frame"], hit["timestamp"]) == (frame.frame, frame.timestamp)

@@ -74,7 +74,7 @@ def test_uploaded_files_give_the_same_hashes_as_the_library(client, eligible):
     ("data", "message"),
     [
         (_png(7)[:400], b"damaged"),
-        (b"just some text, not an image", b"not an image format"),
+        (b"just some text, not an image", b"not a photo or video format"),
     ],
     ids=["truncated-png", "text"],
 )

@@ -180,7 +180,7 @@
   (v128.store (local.get $p3) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t1) (local.get $t3))))
 
   (func (export "boxRows") (param $in i32) (param $out i32) (param $rows i32) (param $cols i32) (param $window i32) (param $strip i32) (param $strip2 i32)
-      (param $picked i32) (param $npicked i32)
+      (param $picked i32) (param $npicked i32) (param $divisors i32)
   (local $half i32) (local $p1 i32) (local $p2 i32) (local $p3 i32) (local $p4 i32)
   (local $r i32) (local $k i32) (local $j i32) (local $j4 i32) (local $stride i32) (local $last i32)
   (local $i0 i32) (local $i1 i32) (local $i2 i32) (local $i3 i32)
@@ -255,8 +255,21 @@
         (local.set $oi (i32.add (local.get $oi) (i32.const 16)))
         (local.set $k (i32.add (local.get $k) (i32.const 1)))
         (br $l2)))
-      ;; Phase 3: slide the full window.
+      ;; Phase 3: slide the full window. When only picked columns are kept, the sums are
+      ;; stored as they are and just the picked ones divided below (by $divisors: the same
+      ;; size, or 1.0 for a column already divided; x / 1.0 is x exactly), not every column.
       (local.set $k (i32.const 0))
+      (if (i32.gt_s (local.get $npicked) (i32.const 0))
+        (then
+          (block $e3r (loop $l3r
+            (br_if $e3r (i32.ge_s (local.get $k) (local.get $p3)))
+            (local.set $sum (f32x4.sub (f32x4.add (local.get $sum) (v128.load (local.get $ri))) (v128.load (local.get $li))))
+            (local.set $ri (i32.add (local.get $ri) (i32.const 16)))
+            (local.set $li (i32.add (local.get $li) (i32.const 16)))
+            (v128.store (local.get $oi) (local.get $sum))
+            (local.set $oi (i32.add (local.get $oi) (i32.const 16)))
+            (local.set $k (i32.add (local.get $k) (i32.const 1)))
+            (br $l3r)))))
       (block $e3 (loop $l3
         (br_if $e3 (i32.ge_s (local.get $k) (local.get $p3)))
         (local.set $sum (f32x4.sub (f32x4.add (local.get $sum) (v128.load (local.get $ri))) (v128.load (local.get $li))))
@@ -294,8 +307,10 @@
           (block $pe (loop $pl
             (br_if $pe (i32.ge_s (local.get $j) (local.get $npicked)))
             (call $scatter (local.get $o0) (local.get $o1) (local.get $o2) (local.get $o3) (i32.shl (local.get $j) (i32.const 2))
-              (v128.load (i32.add (local.get $strip2)
-                (i32.shl (i32.load (i32.add (local.get $picked) (i32.shl (local.get $j) (i32.const 2)))) (i32.const 4)))))
+              (f32x4.div
+                (v128.load (i32.add (local.get $strip2)
+                  (i32.shl (i32.load (i32.add (local.get $picked) (i32.shl (local.get $j) (i32.const 2)))) (i32.const 4))))
+                (f32x4.splat (f32.load (i32.add (local.get $divisors) (i32.shl (local.get $j) (i32.const 2)))))))
             (local.set $j (i32.add (local.get $j) (i32.const 1)))
             (br $pl)))
           (local.set $r (i32.add (local.get $r) (i32.const 4)))
@@ -358,12 +373,18 @@
 
   ;; Pillow's ImagingResampleHorizontal_8bpc for an "L" image (imagehash.js resizeLanczosL):
   ;; rows [row0, row0+nrows) of the $width-wide 8-bit image at $src, into $nrows x $outW bytes
-  ;; at $dst. $bounds holds (xmin, count) i32 pairs, $kk the i32 fixed-point weights, $ksize
-  ;; per output pixel.
-  (func (export "resampleH") (param $src i32) (param $width i32) (param $row0 i32) (param $nrows i32)
-        (param $outW i32) (param $bounds i32) (param $kk i32) (param $ksize i32) (param $dst i32)
-    (local $yy i32) (local $xx i32) (local $x i32) (local $xmax i32) (local $xmax4 i32)
-    (local $row i32) (local $pp i32) (local $kp i32) (local $acc v128) (local $ss i32)
+  ;; at $dst; $bounds holds (xmin, count) i32 pairs. 8 taps per step: the same exact integer
+  ;; sum, through i32x4.dot_i16x8_s.
+  ;; Each output pixel's weights are padded with zeros to $kstride (a multiple of 8) i16
+  ;; values; a weight k is split as k = hi * 32768 + lo (lo in 0..32767, at $klo; hi at $khi,
+  ;; or $khi = 0 where every weight fits 16 bits and lo is k itself). The sum is taken modulo
+  ;; 2^32 (wrapping adds), and Pillow's own int32 sum never leaves that range, so the result
+  ;; is its sum bit for bit. Reads up to 7 bytes past a row's last tap (weights 0 there).
+  (func (export "resampleHDot") (param $src i32) (param $width i32) (param $row0 i32) (param $nrows i32)
+        (param $outW i32) (param $bounds i32) (param $klo i32) (param $khi i32) (param $kstride i32) (param $dst i32)
+    (local $yy i32) (local $xx i32) (local $x i32) (local $n i32)
+    (local $row i32) (local $pp i32) (local $kl i32) (local $kh i32) (local $px v128)
+    (local $accl v128) (local $acch v128) (local $ss i32) (local $sh i32)
     (block $rows_done (loop $rows
       (br_if $rows_done (i32.ge_s (local.get $yy) (local.get $nrows)))
       (local.set $row (i32.add (local.get $src) (i32.mul (i32.add (local.get $row0) (local.get $yy)) (local.get $width))))
@@ -371,32 +392,44 @@
       (block $cols_done (loop $cols
         (br_if $cols_done (i32.ge_s (local.get $xx) (local.get $outW)))
         (local.set $pp (i32.add (local.get $row) (i32.load (i32.add (local.get $bounds) (i32.shl (local.get $xx) (i32.const 3))))))
-        (local.set $xmax (i32.load offset=4 (i32.add (local.get $bounds) (i32.shl (local.get $xx) (i32.const 3)))))
-        (local.set $xmax4 (i32.and (local.get $xmax) (i32.const -4)))
-        (local.set $kp (i32.add (local.get $kk) (i32.shl (i32.mul (local.get $xx) (local.get $ksize)) (i32.const 2))))
-        (local.set $acc (v128.const i32x4 0 0 0 0))
+        (local.set $n (i32.load offset=4 (i32.add (local.get $bounds) (i32.shl (local.get $xx) (i32.const 3)))))
+        (local.set $kl (i32.add (local.get $klo) (i32.shl (i32.mul (local.get $xx) (local.get $kstride)) (i32.const 1))))
+        (local.set $accl (v128.const i32x4 0 0 0 0))
+        (local.set $acch (v128.const i32x4 0 0 0 0))
         (local.set $x (i32.const 0))
-        (block $v_done (loop $v
-          (br_if $v_done (i32.ge_s (local.get $x) (local.get $xmax4)))
-          (local.set $acc (i32x4.add (local.get $acc)
-            (i32x4.mul
-              (i32x4.extend_low_i16x8_u (i16x8.extend_low_i8x16_u (v128.load32_zero (i32.add (local.get $pp) (local.get $x)))))
-              (v128.load (i32.add (local.get $kp) (i32.shl (local.get $x) (i32.const 2)))))))
-          (local.set $x (i32.add (local.get $x) (i32.const 4)))
-          (br $v)))
-        (local.set $ss (i32.add (i32.const 0x200000) ;; 1 << (PRECISION_BITS - 1)
+        (if (local.get $khi)
+          (then
+            (local.set $kh (i32.add (local.get $khi) (i32.shl (i32.mul (local.get $xx) (local.get $kstride)) (i32.const 1))))
+            (block $h_done (loop $h
+              (br_if $h_done (i32.ge_s (local.get $x) (local.get $n)))
+              (local.set $px (i16x8.extend_low_i8x16_u (v128.load64_zero (i32.add (local.get $pp) (local.get $x)))))
+              (local.set $accl (i32x4.add (local.get $accl)
+                (i32x4.dot_i16x8_s (local.get $px) (v128.load (i32.add (local.get $kl) (i32.shl (local.get $x) (i32.const 1)))))))
+              (local.set $acch (i32x4.add (local.get $acch)
+                (i32x4.dot_i16x8_s (local.get $px) (v128.load (i32.add (local.get $kh) (i32.shl (local.get $x) (i32.const 1)))))))
+              (local.set $x (i32.add (local.get $x) (i32.const 8)))
+              (br $h))))
+          (else
+            (block $l_done (loop $l
+              (br_if $l_done (i32.ge_s (local.get $x) (local.get $n)))
+              (local.set $accl (i32x4.add (local.get $accl)
+                (i32x4.dot_i16x8_s
+                  (i16x8.extend_low_i8x16_u (v128.load64_zero (i32.add (local.get $pp) (local.get $x))))
+                  (v128.load (i32.add (local.get $kl) (i32.shl (local.get $x) (i32.const 1)))))))
+              (local.set $x (i32.add (local.get $x) (i32.const 8)))
+              (br $l)))))
+        (local.set $ss
           (i32.add
-            (i32.add (i32x4.extract_lane 0 (local.get $acc)) (i32x4.extract_lane 1 (local.get $acc)))
-            (i32.add (i32x4.extract_lane 2 (local.get $acc)) (i32x4.extract_lane 3 (local.get $acc))))))
-        (block $s_done (loop $s
-          (br_if $s_done (i32.ge_s (local.get $x) (local.get $xmax)))
-          (local.set $ss (i32.add (local.get $ss)
-            (i32.mul (i32.load8_u (i32.add (local.get $pp) (local.get $x)))
-                     (i32.load (i32.add (local.get $kp) (i32.shl (local.get $x) (i32.const 2)))))))
-          (local.set $x (i32.add (local.get $x) (i32.const 1)))
-          (br $s)))
-        ;; clip8: shift down by PRECISION_BITS (22), clamp to 0..255.
-        (local.set $ss (i32.shr_s (local.get $ss) (i32.const 22)))
+            (i32.add (i32x4.extract_lane 0 (local.get $accl)) (i32x4.extract_lane 1 (local.get $accl)))
+            (i32.add (i32x4.extract_lane 2 (local.get $accl)) (i32x4.extract_lane 3 (local.get $accl)))))
+        (local.set $sh
+          (i32.add
+            (i32.add (i32x4.extract_lane 0 (local.get $acch)) (i32x4.extract_lane 1 (local.get $acch)))
+            (i32.add (i32x4.extract_lane 2 (local.get $acch)) (i32x4.extract_lane 3 (local.get $acch)))))
+        ;; + 1 << (PRECISION_BITS - 1), then clip8: shift down by 22, clamp to 0..255.
+        (local.set $ss (i32.shr_s
+          (i32.add (i32.add (local.get $ss) (i32.shl (local.get $sh) (i32.const 15))) (i32.const 0x200000))
+          (i32.const 22)))
         (i32.store8 (i32.add (local.get $dst) (i32.add (i32.mul (local.get $yy) (local.get $outW)) (local.get $xx)))
           (select (i32.const 0)
             (select (i32.const 255) (local.get $ss) (i32.gt_s (local.get $ss) (i32.const 255)))

@@ -42,6 +42,9 @@ _SIGNAL_TYPE_NAMES: dict[tuple[str, str], str] = {
     ("md5", "video"): "video_md5",
     ("sha256", "video"): "video_sha256",
 }
+# python-threatexchange's vPDQ extension (`threatexchange.extensions.vpdq`): when it is
+# loaded, each listed video's frames become one signal of this type.
+VPDQ_SIGNAL_TYPE = "vpdq"
 # SignalType name -> the algorithm feedback is reported under.
 _ALGORITHM_BY_SIGNAL_TYPE: dict[str, str] = {
     name: algorithm for (algorithm, _), name in _SIGNAL_TYPE_NAMES.items()
@@ -129,6 +132,9 @@ class TakebackRecord:
     item_id: str
     seq: int
     quality: int | None = None
+    # A video's vPDQ frame: its number and timestamp (s); None on every other entry.
+    frame: int | None = None
+    timestamp: float | None = None
     # Corroboration: how many platforms reported each outcome (counts, never names).
     blocked: int = 0
     not_violating: int = 0
@@ -145,6 +151,8 @@ class TakebackRecord:
             item_id=entry["item_id"],
             seq=entry["seq"],
             quality=entry.get("quality"),
+            frame=entry.get("frame"),
+            timestamp=entry.get("timestamp"),
             blocked=int(feedback.get("blocked", 0)),
             not_violating=int(feedback.get("not_violating", 0)),
             matched_pending_review=int(feedback.get("matched_pending_review", 0)),
@@ -314,6 +322,10 @@ class TakebackSignalExchangeAPI(
             ret.setdefault(s_type, {}).setdefault(signal, TakebackSignalMetadata()).records.append(
                 record
             )
+        vpdq_type = by_name.get(VPDQ_SIGNAL_TYPE)
+        if vpdq_type is not None:
+            for signal, metadata in _vpdq_signals(fetched).items():
+                ret.setdefault(vpdq_type, {})[signal] = metadata
         return ret
 
     def report_opinion(
@@ -337,6 +349,7 @@ class TakebackSignalExchangeAPI(
     def _report(self, s_type: type[SignalType], signal: str, outcome: str) -> None:
         algorithm = _ALGORITHM_BY_SIGNAL_TYPE.get(s_type.get_name())
         if algorithm is None:
+            # A vpdq signal is a whole video: report on its video_md5 (the listed value).
             raise NotImplementedError(f"Takeback takes no feedback on {s_type.get_name()}")
         (result,) = self.client.feedback(
             [{"algorithm": algorithm, "value": signal, "outcome": outcome}]
@@ -344,6 +357,45 @@ class TakebackSignalExchangeAPI(
         if result["status"] != "recorded":
             # Feedback names a listed value; anything else is not recorded anywhere.
             raise ValueError(f"Takeback did not record feedback: {result['status']}")
+
+
+def _vpdq_signals(
+    fetched: t.Mapping[str, TakebackRecord | None],
+) -> dict[str, TakebackSignalMetadata]:
+    """One pytx ``vpdq`` signal per listed video: its frames (feed entries with a frame
+    number, grouped by item id) in frame order, in the vPDQ extension's own serialisation.
+
+    The metadata holds the video's MD5 record too, so corroboration reported on the MD5
+    (what feedback names a video by) shows on the vPDQ match.
+    """
+    # Imported here: the extension (and its `vpdq` binding) is only there when loaded.
+    from threatexchange.extensions.vpdq.vpdq_util import VpdqCompactFeature, vpdq_to_json
+
+    frames: dict[str, list[TakebackRecord]] = {}
+    digests: dict[str, list[TakebackRecord]] = {}
+    for record in fetched.values():
+        if record is None or record.media_kind != "video":
+            continue
+        if record.frame is not None and record.algorithm == "pdq":
+            frames.setdefault(record.item_id, []).append(record)
+        elif record.algorithm == "md5":
+            digests.setdefault(record.item_id, []).append(record)
+    signals: dict[str, TakebackSignalMetadata] = {}
+    for item_id, records in frames.items():
+        records.sort(key=lambda r: r.frame or 0)
+        try:
+            signal = vpdq_to_json(
+                [
+                    VpdqCompactFeature(r.value, int(r.quality or 0), float(r.timestamp or 0.0))
+                    for r in records
+                ]
+            )
+        except ValueError:
+            logger.warning("Takeback: invalid vpdq frames skipped")
+            continue
+        metadata = signals.setdefault(signal, TakebackSignalMetadata())
+        metadata.records.extend(digests.get(item_id) or records[:1])
+    return signals
 
 
 def _timestamp(text: str | None) -> int:

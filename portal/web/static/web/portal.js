@@ -37,8 +37,9 @@ async function quickExit(event) {
 let shiftPresses = [];
 function exitKeys(event) {
   if (event.key === "Escape" && !event.repeat) {
-    // Esc first closes an open menu (the language menu), as a person expects.
-    const menu = document.querySelector("details[open]:not(main details)");
+    // Esc first closes an open header menu (data-menu: the language menu), as a person
+    // expects of a menu, and returns focus to its button; the next Esc is the quick exit.
+    const menu = document.querySelector("details[data-menu][open]");
     if (menu) {
       menu.open = false;
       menu.querySelector("summary")?.focus();

@@ -11,6 +11,7 @@
 
 import { WorkerPool } from "../hashing/client.js";
 import { readStrings } from "./strings.js";
+import { VideoHashing, isVideo } from "./video-select.js";
 
 const form = document.getElementById("hash-form");
 const strings = readStrings();
@@ -81,6 +82,8 @@ function refresh() {
   const ready = readyEntries().length;
   const busy = entries.some((e) => e.state === "waiting" || e.state === "hashing");
   document.getElementById("files-empty").hidden = entries.length > 0;
+  const clear = document.getElementById("clear-files");
+  if (clear) clear.hidden = entries.length === 0;
   previewsRow.hidden = !list.querySelector("img.thumb");
   const failed = entries.filter((e) => e.state === "failed").length;
   summary.textContent = entries.length ? t("count", { ready, total: entries.length }) : "";
@@ -143,8 +146,8 @@ function addServerOne(entry) {
   const button = document.createElement("button");
   button.type = "button";
   button.className = "button button-small";
-  button.textContent = t("server_one_button");
-  button.setAttribute("aria-label", t("server_one_named", { name: entry.name }));
+  // The file's name in the visible text too, so the accessible name contains it (axe).
+  button.textContent = t("server_one_named", { name: entry.name });
   button.disabled = true;
   consent.addEventListener("change", () => {
     button.disabled = !consent.checked;
@@ -189,6 +192,7 @@ function addServerOne(entry) {
 }
 
 function removeEntry(entry) {
+  if (entry.cancel) entry.cancel(); // a video being hashed: stop its Worker
   const index = entries.indexOf(entry);
   if (index >= 0) entries.splice(index, 1);
   entry.removed = true;
@@ -229,7 +233,7 @@ function renderEntry(entry) {
   status.className = "file-status";
   const remove = document.createElement("button");
   remove.type = "button";
-  remove.className = "button button-small";
+  remove.className = "button button-small file-remove";
   remove.textContent = t("remove");
   remove.setAttribute("aria-label", t("remove_named", { name: entry.name }));
   remove.addEventListener("click", () => removeEntry(entry));
@@ -252,8 +256,16 @@ function progressOf({ stage, done, total }) {
   return 0;
 }
 
+// Videos: their own Worker each, one at a time, with a cancel (video-select.js).
+const videos = new VideoHashing({
+  workerUrl: new URL(form.dataset.videoWorker, window.location.href),
+  t,
+  ui: { setStatus, markReady, addServerOne, refresh, canHashOnServer: Boolean(form.dataset.hashOneUrl) },
+});
+
 async function hashEntry(entry) {
   if (entry.removed) return;
+  if (await isVideo(entry.file)) return videos.hash(entry);
   const progress = entry.element.querySelector("progress");
   let keepFile = false;
   try {
@@ -351,6 +363,7 @@ document.getElementById("organisation")?.addEventListener("change", refresh);
 /** Forget the selection: on quick exit, and once it has been sent. */
 function forgetSelection() {
   for (const entry of entries) {
+    if (entry.cancel) entry.cancel();
     entry.removed = true;
     entry.file = null;
   }
@@ -360,6 +373,12 @@ function forgetSelection() {
   pool = null;
 }
 document.addEventListener("takeback:exit", forgetSelection);
+// Stop every file's hashing and empty the selection.
+document.getElementById("clear-files")?.addEventListener("click", () => {
+  forgetSelection();
+  refresh();
+  input.focus();
+});
 
 function showCreated(data, files) {
   const section = document.getElementById("created");
@@ -371,12 +390,13 @@ function showCreated(data, files) {
     document.getElementById("secret-recovery-row").hidden = false;
   }
   // Which name is which label on the case page: built here, from this page's memory.
-  const rows = files.map(({ name, label }) => {
+  const rows = files.map(({ name, label, frames }) => {
     const li = document.createElement("li");
     const code = document.createElement("code");
     code.className = "file-label";
     code.textContent = label;
     li.append(`${name}: `, code);
+    if (frames !== undefined) li.append(` (${t("created_video", { n: frames })})`);
     return li;
   });
   document.getElementById("created-files").replaceChildren(...rows);
@@ -413,11 +433,12 @@ form.addEventListener("submit", async (event) => {
     return;
   }
   if (!response.ok) {
-    errorBox.textContent = data.error || t("network");
+    // 413: over the request limit, before any view reads it (many long videos at once).
+    errorBox.textContent = data.error || t(response.status === 413 ? "body_too_large" : "network");
     refresh();
     return;
   }
-  const files = readyEntries().map(({ name, label }) => ({ name, label }));
+  const files = readyEntries().map(({ name, label, item }) => ({ name, label, frames: item.vpdq?.length }));
   // Done with the files: forget them and their hashes on the page.
   forgetSelection();
   if (form.dataset.mode === "add") {
