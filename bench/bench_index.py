@@ -129,7 +129,7 @@ def run_ours(data: dict[str, Any], algorithm: str, seconds: float, cores: int) -
         index.remove(offset)
     removes = len(extra_hex) / (time.perf_counter() - start)
     tables = index._tables
-    plan = "" if tables is None else " ".join(f"{c.width}/{c.radius}" for c in tables.plan)
+    plan = "" if tables is None else " ".join(_chunk_label(c) for c in tables.plan)
     return {
         "name": "HashIndex",
         "build": build,
@@ -147,6 +147,12 @@ def run_ours(data: dict[str, Any], algorithm: str, seconds: float, cores: int) -
         "plan": plan,
         "min_rows": index_module.MIH_MIN_ROWS,
     }
+
+
+def _chunk_label(chunk: Any) -> str:
+    """width/radius, and /buckets when the chunk is wider than its buckets (bitmap)."""
+    label = f"{chunk.width}/{chunk.radius}"
+    return label if chunk.bucket_width == chunk.width else f"{label}/{chunk.bucket_width}"
 
 
 def run_faiss(

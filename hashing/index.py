@@ -9,21 +9,26 @@ build, nothing to compile. Larger ones add a **multi-index** (Norouzi, Punjani a
 Fleet, "Fast exact search in Hamming space with multi-index hashing", 2014) in
 compiled loops (numba):
 
-* The bits are cut into ``m`` disjoint chunks of ``b`` bits (``b`` about ``log2(N)``,
-  so a bucket holds about one row). By the generalised pigeonhole principle, if two
-  hashes differ in at most ``r`` bits and chunk ``i`` is searched within ``t_i`` bits
-  with ``sum(t_i + 1) >= r + 1``, at least one chunk is within its ``t_i``: probing
-  every key within ``t_i`` of the needle's chunk in every chunk finds every match.
-  For PDQ at 31 bits and 10 M rows that is 11 chunks of 23 bits searched within 2
-  (one within 1): ~2,800 probes and ~3,300 candidates a query, against ~42,000
+* The bits are cut into ``m`` disjoint chunks. By the generalised pigeonhole principle,
+  if two hashes differ in at most ``r`` bits and chunk ``i`` is searched within ``t_i``
+  bits with ``sum(t_i + 1) >= r + 1``, at least one chunk is within its ``t_i``:
+  probing every key within ``t_i`` of the needle's chunk in every chunk finds every
+  match. For PDQ at 31 bits and 1 M or 10 M rows that is 11 chunks of 23-24 bits
+  searched within 2 (one within 1): ~3,000 keys probed a query, against ~42,000
   candidates for 16 chunks of 16 bits within 1 (FAISS's multi-hash layout). The plan
-  is chosen per size by a cost model of probes and candidates (``plan_chunks``).
-* Each chunk's buckets hold two row numbers in place (a third or more move to a spill
-  array), so a probe is one read. Candidates are gathered first and checked in a
-  second loop, blocks of 32 reduced to their nearest distance without branches, so
-  LLVM vectorises the random reads of their hashes and many are in flight at once.
-  64-bit hashes use CSR tables (bucket offsets, then entries) holding the hashes
-  themselves, read in order.
+  is chosen per size by a cost model of memory reads (``plan_chunks``).
+* PDQ chunks may be wider than their buckets (which have about ``log2(N) + 1`` bits,
+  so a bucket holds about half a row): an occupancy bitmap of each chunk's full keys
+  (1-2 MB, mostly cached) answers most probes, 64 neighbouring keys a word read, and
+  only the few keys present read their bucket (at 1 M: ~320 bucket reads and ~450
+  hashes checked a query instead of ~1,400 each with 20-bit chunks).
+* Each bucket holds two row numbers in place (a third or more move to a spill array),
+  so a bucket is one read. Candidates are gathered first and checked in a second loop,
+  blocks of 32 reduced to their nearest distance without branches, so LLVM vectorises
+  the random reads of their hashes and many are in flight at once. The kernel returns
+  ids sorted and deduplicated: a 1 M query is ~40 us, so Python around it is kept to a
+  few operations. 64-bit hashes use CSR tables (bucket offsets, then entries) holding
+  the hashes themselves, read in order.
 * Rows are kept sorted by id (id -> row is a binary search, no dict of millions of
   Python ints). An addition is appended and entered into every chunk's buckets at
   once (a bucket that overflows gets a new spill segment); only the new rows' ids sit
@@ -51,7 +56,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hashing.algorithms import ALGORITHMS
-from hashing.distance import HEX_LENGTHS, validate_hex
+from hashing.distance import HEX_LENGTHS, HEX_PATTERNS, validate_hex
 
 try:  # numba is a declared dependency; without it every index is a numpy scan.
     import numba
@@ -73,6 +78,21 @@ MIH_MIN_ROWS = 4096
 DELTA_SHIFT = 9
 # Largest chunk radius planned: the ball of radius 3 in 32 bits is 5,489 keys.
 _MAX_RADIUS = 3
+# A chunk's occupancy bitmap: keys sharing all but their low _WORD_BITS bits share a word.
+_WORD_BITS = 6
+# How many bits a chunk may be wider than its buckets (its bitmap is then at most an
+# eighth of its bucket table: 11 x 1-2 MB at 1 M and 10 M rows). Measured at 1 M PDQ: 6
+# bits (bitmaps as large as the tables) was no faster, and at 10 M it planned 9 chunks of
+# 28-29 bits with 576 MB of bitmaps.
+_FILTER_BITS = 3
+# A bitmap word read's cost against a random bucket or row read: the bitmaps stay mostly
+# in cache while large tables do not. Below _CACHED_ROWS the tables are cached too (~50 MB
+# at 2**18 PDQ rows) and every read costs about the same: at 100 k the plain 16 chunks of
+# 16 bits within 1 were faster than wider chunks behind bitmaps.
+_WORD_COST = 0.3
+_CACHED_ROWS = 1 << 18
+# Two-slot bucket tables are sized up to this many bytes in all (see plan_chunks).
+_TABLE_BUDGET = 1 << 30
 # Candidates are gathered in batches of this many before their hashes are read.
 _CANDIDATE_BATCH = 4096
 # Candidates checked together before looking for the match among them (see _verify).
@@ -93,29 +113,56 @@ def pack_hex(hex_value: str) -> npt.NDArray[np.uint64]:
 
 
 def _ball_size(width: int, radius: int) -> int:
-    return sum(math.comb(width, k) for k in range(radius + 1))
+    return sum(math.comb(width, k) for k in range(max(0, radius + 1)))
+
+
+def _low_masks() -> npt.NDArray[np.int64]:
+    """``[r, low]``: the word mask of the ``2**_WORD_BITS`` low parts within ``r`` of ``low``."""
+    size = 1 << _WORD_BITS
+    masks = np.zeros((_MAX_RADIUS + 1, size), dtype=np.uint64)
+    for radius in range(_MAX_RADIUS + 1):
+        for low in range(size):
+            near = (v for v in range(size) if (v ^ low).bit_count() <= radius)
+            masks[radius, low] = sum(1 << v for v in near)
+    return masks.view(np.int64)
+
+
+_LOW_MASKS = _low_masks()
 
 
 @dataclass(frozen=True)
 class Chunk:
     """Bits ``[start, start + width)`` of the hash (bit 0 = most significant), probed
-    within ``radius`` bits."""
+    within ``radius`` bits.
+
+    Rows are bucketed by the chunk's first ``bucket_width`` bits (at most ``width``); an
+    occupancy bitmap over all ``width`` bits says which full keys are present, so most
+    probes of a chunk wider than its buckets stop at the bitmap (see ``_search``).
+    """
 
     start: int
     width: int
     radius: int
+    bucket_width: int
 
 
 def plan_chunks(bits: int, max_distance: int, rows: int, *, inline: bool) -> list[Chunk]:
     """The chunk layout with the fewest expected memory reads for ``rows`` random hashes.
 
     Every chunk ``i`` is searched within ``t_i`` bits, ``sum(t_i + 1) = max_distance + 1``
-    (generalised pigeonhole). A probe reads a bucket offset; a candidate reads a row's
-    hash (or, ``inline``, the next entry of the bucket: much cheaper). Widths stop at
-    about ``log2(rows)`` so the offset tables stay smaller than the row tables.
+    (generalised pigeonhole). For 64-bit hashes (``inline``: CSR buckets holding the
+    hashes) a probe reads a bucket offset and a candidate the next bucket entry; buckets
+    stop at about ``log2(rows)`` bits so the offsets stay smaller than the entries.
+
+    Otherwise a chunk may be up to ``_FILTER_BITS`` wider than its buckets: each probed
+    key first reads one bit of an occupancy bitmap (64 neighbouring keys share a word,
+    mostly cached), and only present keys read their bucket and then the candidate rows'
+    hashes (two random reads). Wider chunks mean larger balls but far fewer present keys.
+    Two-slot buckets get one bit more than ``log2(rows)`` (about half a row each: fewer
+    spills and fewer rows of other keys to check; measured ~10% faster at 1 M) unless
+    that would take the bucket tables past ``_TABLE_BUDGET`` bytes (at 10 M it would).
     """
-    width_cap = max(1, min(32, round(math.log2(max(rows, 2)))))
-    candidate_cost = 0.25 if inline else 1.0
+    log_rows = round(math.log2(max(rows, 2)))
     best: tuple[float, list[Chunk]] | None = None
     for chunks in range(1, min(bits, max_distance + 1) + 1):
         radius, wider = divmod(max_distance + 1, chunks)
@@ -123,28 +170,49 @@ def plan_chunks(bits: int, max_distance: int, rows: int, *, inline: bool) -> lis
         if max(radii) > _MAX_RADIUS:
             continue
         width, spare = divmod(bits, chunks)
-        widths = [min(width_cap, width + (1 if i < spare else 0)) for i in range(chunks)]
-        if min(widths) < 1:
-            continue
-        cost = 0.0
-        for w, t in zip(widths, radii, strict=True):
-            probes = _ball_size(w, t) if t >= 0 else 0
-            cost += probes * (1.0 + candidate_cost * rows / 2.0**w)
-        if best is None or cost < best[0]:
-            starts = np.cumsum([0, *widths[:-1]]).tolist()
-            best = (
-                cost,
-                [Chunk(int(s), w, t) for s, w, t in zip(starts, widths, radii, strict=True)],
+        room = [min(32, width + (1 if i < spare else 0)) for i in range(chunks)]
+        bucket_cap = max(1, min(32, log_rows if inline else log_rows + 1))
+        while not inline and bucket_cap > log_rows and chunks * 8 << bucket_cap > _TABLE_BUDGET:
+            bucket_cap -= 1
+        for extra in [0] if inline else range(_FILTER_BITS + 1):
+            buckets = [min(bucket_cap, w) for w in room]
+            widths = [min(w, b + extra) for w, b in zip(room, buckets, strict=True)]
+            if min(buckets) < 1 or (not inline and min(widths) < _WORD_BITS):
+                continue
+            cost = sum(
+                _chunk_cost(w, b, t, rows, inline)
+                for w, b, t in zip(widths, buckets, radii, strict=True)
             )
+            if best is None or cost < best[0]:
+                starts = np.cumsum([0, *widths[:-1]]).tolist()
+                layout = zip(starts, widths, radii, buckets, strict=True)
+                best = (cost, [Chunk(int(s), w, t, b) for s, w, t, b in layout])
     if best is None:
         raise ValueError(f"no chunk plan for {max_distance} of {bits} bits")
     return best[1]
 
 
+def _chunk_cost(width: int, buckets: int, radius: int, rows: int, inline: bool) -> float:
+    """Expected memory reads of probing one chunk (relative units, see ``plan_chunks``)."""
+    if radius < 0:
+        return 0.0
+    probes = _ball_size(width, radius)
+    if inline:
+        return probes * (1.0 + 0.25 * rows / 2.0**width)
+    per_key = rows / 2.0**width
+    present = probes * -math.expm1(-per_key)  # probed keys holding at least one row
+    # A present key's bucket holds its own rows and those of the keys sharing the prefix.
+    candidates = probes * per_key + present * (rows / 2.0**buckets) * (1 - 2.0 ** (buckets - width))
+    words = _ball_size(width - _WORD_BITS, radius)
+    word_cost = 1.0 if rows < _CACHED_ROWS else _WORD_COST
+    return word_cost * words + present + candidates
+
+
 def _meta_for(
-    plan: Sequence[Chunk], bases: Sequence[int], max_distance: int
+    plan: Sequence[Chunk], bases: Sequence[int], words: Sequence[int], max_distance: int
 ) -> npt.NDArray[np.int64]:
-    """The (4, chunks) start/width/radius/base rows for a query within ``max_distance``.
+    """The (6, chunks) rows start/width/radius/bucket base/bucket shift/bitmap base (in
+    words) for a query within ``max_distance``.
 
     Stricter queries than planned need only ``sum(t_i + 1) >= max_distance + 1``: the
     largest balls are shrunk first (a radius of -1 skips the chunk). A wider query than
@@ -152,14 +220,22 @@ def _meta_for(
     """
     radii = [chunk.radius for chunk in plan]
     if sum(t + 1 for t in radii) < max_distance + 1:
-        return np.empty((4, 0), dtype=np.int64)
+        return np.empty((6, 0), dtype=np.int64)
     while sum(t + 1 for t in radii) > max_distance + 1:
         # Shrink the largest ball; among equal ones the narrowest chunk's (its buckets
         # hold the most rows), so the chunks left are the cheapest to probe.
         largest = max(range(len(radii)), key=lambda i: (radii[i], -plan[i].width, i))
         radii[largest] -= 1
     return np.array(
-        [[c.start for c in plan], [c.width for c in plan], radii, list(bases)], dtype=np.int64
+        [
+            [c.start for c in plan],
+            [c.width for c in plan],
+            radii,
+            list(bases),
+            [c.width - c.bucket_width for c in plan],
+            list(words),
+        ],
+        dtype=np.int64,
     )
 
 
@@ -185,6 +261,17 @@ if AVAILABLE:
         return numba_types.int64(numba_types.uint64), codegen
 
     _popcount: Any = intrinsic(_popcount_typer)
+
+    def _lowest_bit_typer(typingctx, value):  # type: ignore[no-untyped-def]
+        """llvm.cttz on a non-zero int64: the index of its lowest set bit (one TZCNT)."""
+
+        def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+            # The second argument (an i1 true): the input is never zero.
+            return builder.cttz(args[0], context.get_constant(numba_types.boolean, True))
+
+        return numba_types.int64(numba_types.int64), codegen
+
+    _lowest_bit: Any = intrinsic(_lowest_bit_typer)
 
     @_jit()
     def _chunk_key(words, start, width):  # type: ignore[no-untyped-def]
@@ -221,6 +308,54 @@ if AVAILABLE:
                         out[n] = key ^ (1 << i) ^ (1 << j) ^ (1 << k)
                         n += 1
         return n
+
+    @_jit()
+    def _probe_bitmap(bitmap, base, key, width, radius, keys):  # type: ignore[no-untyped-def]
+        """The bitmap words of the keys within ``radius`` of ``key`` (a chunk of ``width``
+        bits whose bitmap starts at word ``base``), masked to those keys; the non-empty ones
+        go to keys[0] (word number) and keys[1] (mask). Returns how many.
+
+        Keys differing only in their low _WORD_BITS bits share a word: the ball of the high
+        bits is enumerated, and a word whose high part is h flips away is masked to the low
+        parts within ``radius - h``. The word reads do not depend on each other (the
+        compaction below does not branch), so they overlap; most hit the cache.
+        """
+        high = key >> _WORD_BITS
+        low = key & ((1 << _WORD_BITS) - 1)
+        high_bits = width - _WORD_BITS
+        mask = _LOW_MASKS[radius, low]
+        bits = bitmap[base + high] & mask
+        keys[0, 0] = high
+        keys[1, 0] = bits
+        found = np.int64(bits != 0)
+        if radius >= 1:
+            mask = _LOW_MASKS[radius - 1, low]
+            for i in range(high_bits):
+                word = high ^ (1 << i)
+                bits = bitmap[base + word] & mask
+                keys[0, found] = word
+                keys[1, found] = bits
+                found += bits != 0
+        if radius >= 2:
+            mask = _LOW_MASKS[radius - 2, low]
+            for i in range(high_bits):
+                for j in range(i):
+                    word = high ^ (1 << i) ^ (1 << j)
+                    bits = bitmap[base + word] & mask
+                    keys[0, found] = word
+                    keys[1, found] = bits
+                    found += bits != 0
+        if radius >= 3:
+            mask = _LOW_MASKS[radius - 3, low]
+            for i in range(high_bits):
+                for j in range(i):
+                    for k in range(j):
+                        word = high ^ (1 << i) ^ (1 << j) ^ (1 << k)
+                        bits = bitmap[base + word] & mask
+                        keys[0, found] = word
+                        keys[1, found] = bits
+                        found += bits != 0
+        return found
 
     @_jit()
     def _emit(out_rows, out_dist, pos, row, d):  # type: ignore[no-untyped-def]
@@ -290,8 +425,8 @@ if AVAILABLE:
 
     @_jit()
     def _search(  # type: ignore[no-untyped-def]
-        q, limit, hashes, alive, main, end, meta, offsets, table, rows, keys, candidates,
-        out_rows, out_dist, pos,
+        q, limit, hashes, alive, main, end, meta, offsets, table, rows, bitmap, keys,
+        candidates, out_rows, out_dist, pos,
     ):  # fmt: skip
         """Multi-index search of the merged rows, then a scan of the delta rows.
 
@@ -327,58 +462,122 @@ if AVAILABLE:
                             if alive[row]:
                                 pos = _emit(out_rows, out_dist, pos, row, d)
                 continue
-            # Two-slot buckets. Read every probed bucket first: these loads do not wait
-            # on each other nor on the (rare) overflow branch below, so they overlap.
-            for p in range(probes):
-                slot = base + 2 * keys[0, p]
+            # Two-slot buckets behind an occupancy bitmap: the non-empty masked words of
+            # the ball, then their present keys' buckets (a key's first bucket_width bits).
+            radius = meta[2, c]
+            nonzero = _probe_bitmap(bitmap, meta[5, c], key, meta[1, c], radius, keys)
+            shift = meta[4, c]
+            present = 0
+            for p in range(nonzero):
+                bits = keys[1, p]
+                while bits != 0:
+                    bit = _lowest_bit(bits)
+                    bits ^= np.int64(1) << bit
+                    keys[2, present] = ((keys[0, p] << _WORD_BITS) | bit) >> shift
+                    present += 1
+            # Read every present key's bucket first: these loads do not wait on each other
+            # nor on the (rare) overflow branch below, so they overlap.
+            for p in range(present):
+                slot = base + 2 * keys[2, p]
                 keys[0, p] = offsets[slot]
                 keys[1, p] = offsets[slot + 1]
-            for p in range(probes):
+            # Gather the rows held in place. A bucket of three rows or more points to a
+            # spill segment: only its start is noted here (keys[2]), as reading it now
+            # would wait a full memory latency per spilled bucket (a quarter of the
+            # present keys' buckets at 1 M rows); the segments are read after, together.
+            segments = 0
+            for p in range(present):
                 first = keys[0, p]
                 second = keys[1, p]
                 candidates[count] = first
                 candidates[count + 1] = second
                 count += (first != _EMPTY) + (second < _SPILLED)
-                if second >= _SPILLED and second != _EMPTY:
-                    spilled = second - _SPILLED
-                    for j in range(spilled + 1, spilled + 1 + table[0, spilled]):
-                        candidates[count] = table[0, j]
-                        count += 1
-                        if count >= room:
-                            pos = _verify(
-                                q, limit, hashes, alive, candidates, count, out_rows, out_dist, pos
-                            )
-                            count = 0
+                keys[2, segments] = second - _SPILLED
+                segments += (second >= _SPILLED) & (second != _EMPTY)
                 if count >= room:
                     pos = _verify(
                         q, limit, hashes, alive, candidates, count, out_rows, out_dist, pos
                     )
                     count = 0
+            for s in range(segments):  # the segments' lengths: loads that overlap
+                keys[0, s] = table[0, keys[2, s]]
+            for s in range(segments):
+                first = keys[2, s] + 1
+                for j in range(first, first + keys[0, s]):
+                    candidates[count] = table[0, j]
+                    count += 1
+                    if count >= room:
+                        pos = _verify(
+                            q, limit, hashes, alive, candidates, count, out_rows, out_dist, pos
+                        )
+                        count = 0
         pos = _verify(q, limit, hashes, alive, candidates, count, out_rows, out_dist, pos)
         return _scan(q, limit, hashes, main, end, alive, out_rows, out_dist, pos)
 
     @_jit()
+    def _finish(ids, out_rows, out_dist, start, stop):  # type: ignore[no-untyped-def]
+        """Hits [start, stop) as ids, nearest first then by id, each once; returns the new stop.
+
+        Done here rather than in numpy: a query's few hits cost microseconds of Python
+        calls otherwise. (A row found through several chunks is listed once per chunk.)
+        """
+        count = stop - start
+        got_ids = out_rows[start:stop]
+        got_dist = out_dist[start:stop]
+        for i in range(count):
+            got_ids[i] = ids[got_ids[i]]
+        if count <= 32:  # insertion sort by (distance, id)
+            for i in range(1, count):
+                item, d = got_ids[i], got_dist[i]
+                j = i - 1
+                while j >= 0 and (got_dist[j] > d or (got_dist[j] == d and got_ids[j] > item)):
+                    got_ids[j + 1] = got_ids[j]
+                    got_dist[j + 1] = got_dist[j]
+                    j -= 1
+                got_ids[j + 1] = item
+                got_dist[j + 1] = d
+        else:  # two stable sorts: by id, then by distance
+            by_id = np.argsort(got_ids, kind="mergesort")
+            order = by_id[np.argsort(got_dist[by_id], kind="mergesort")]
+            sorted_ids, sorted_dist = got_ids[order], got_dist[order]
+            got_ids[:] = sorted_ids
+            got_dist[:] = sorted_dist
+        kept = 0
+        for i in range(count):
+            if kept == 0 or got_ids[i] != got_ids[kept - 1]:
+                got_ids[kept] = got_ids[i]
+                got_dist[kept] = got_dist[i]
+                kept += 1
+        return start + kept
+
+    @_jit()
     def _search_bytes(  # type: ignore[no-untyped-def]
-        q8, q, limit, hashes, alive, main, end, meta, offsets, table, rows, keys, candidates,
-        out_rows, out_dist,
+        q8, q, limit, hashes, ids, alive, main, end, meta, offsets, table, rows, bitmap, keys,
+        candidates, out_rows, out_dist,
     ):  # fmt: skip
-        """``_search`` of one needle given as its ``bytes.fromhex`` bytes (uint8)."""
+        """``_search`` of one needle given as its ``bytes.fromhex`` bytes (uint8), finished:
+        returns the number of ``(id, distance)`` results in out_rows/out_dist, or, if they
+        did not fit, a larger number of hits (grow the buffers and repeat)."""
         for w in range(q.shape[0]):
             word = np.uint64(0)
             for b in range(8):
                 word = (word << np.uint64(8)) | np.uint64(q8[8 * w + b])
             q[w] = word
-        return _search(
-            q, limit, hashes, alive, main, end, meta, offsets, table, rows, keys, candidates,
-            out_rows, out_dist, 0,
+        found = _search(
+            q, limit, hashes, alive, main, end, meta, offsets, table, rows, bitmap, keys,
+            candidates, out_rows, out_dist, 0,
         )  # fmt: skip
+        if found > out_rows.shape[0]:
+            return found
+        return _finish(ids, out_rows, out_dist, 0, found)
 
     @_jit()
     def _search_batch(  # type: ignore[no-untyped-def]
-        queries, first_query, limit, hashes, alive, main, end, meta, offsets, table, rows,
-        keys, candidates, out_rows, out_dist, out_end,
+        queries, first_query, limit, hashes, ids, alive, main, end, meta, offsets, table, rows,
+        bitmap, keys, candidates, out_rows, out_dist, out_end,
     ):  # fmt: skip
-        """``_search`` for queries from ``first_query`` on; query i's hits end at out_end[i].
+        """``_search`` for queries from ``first_query`` on; query i's finished results (see
+        ``_finish``) end at out_end[i].
 
         Stops before a query whose hits do not fit and returns its number
         (``queries.shape[0]`` when all are done).
@@ -387,30 +586,36 @@ if AVAILABLE:
         cap = out_rows.shape[0]
         for i in range(first_query, queries.shape[0]):
             after = _search(
-                queries[i], limit, hashes, alive, main, end, meta, offsets, table, rows, keys,
-                candidates, out_rows, out_dist, pos,
+                queries[i], limit, hashes, alive, main, end, meta, offsets, table, rows, bitmap,
+                keys, candidates, out_rows, out_dist, pos,
             )  # fmt: skip
             if after > cap:
                 return i
-            out_end[i] = after
-            pos = after
+            pos = out_end[i] = _finish(ids, out_rows, out_dist, pos, after)
         return queries.shape[0]
 
     @_jit()
-    def _build_chunk(hashes, count, start, width, offsets, rows):  # type: ignore[no-untyped-def]
-        """Counting sort of rows [0, count) by their chunk key into one CSR table."""
+    def _build_chunk(hashes, count, start, width, shift, offsets, rows, bitmap):  # type: ignore[no-untyped-def]
+        """Counting sort of rows [0, count) by bucket (their chunk key >> ``shift``) into one
+        CSR table; marks the keys present in ``bitmap`` (if not empty) on the way."""
         buckets = offsets.shape[0] - 1
+        marks = bitmap.shape[0] > 0
+        if marks:
+            bitmap[:] = 0
         for i in range(buckets + 1):
             offsets[i] = 0
         for row in range(count):
-            offsets[_chunk_key(hashes[row], start, width) + 1] += 1
+            key = _chunk_key(hashes[row], start, width)
+            offsets[(key >> shift) + 1] += 1
+            if marks:
+                bitmap[key >> _WORD_BITS] |= np.int64(1) << (key & 63)
         for i in range(buckets):
             offsets[i + 1] += offsets[i]
         fill = offsets[:-1].copy()
         for row in range(count):
-            key = _chunk_key(hashes[row], start, width)
-            rows[fill[key]] = row
-            fill[key] += 1
+            bucket = _chunk_key(hashes[row], start, width) >> shift
+            rows[fill[bucket]] = row
+            fill[bucket] += 1
 
     @_jit()
     def _fill_slots(offsets, rows, slots, spill, spilled):  # type: ignore[no-untyped-def]
@@ -436,8 +641,9 @@ if AVAILABLE:
         return spilled + here
 
     @_jit()
-    def _insert_slots(words, row, layout, slots, spill, spilled, first_chunk):  # type: ignore[no-untyped-def]
-        """Add ``row`` (hash ``words``) to every chunk's two-slot buckets from ``first_chunk``.
+    def _insert_slots(words, row, layout, slots, spill, spilled, bitmap, first_chunk):  # type: ignore[no-untyped-def]
+        """Add ``row`` (hash ``words``) to every chunk's two-slot buckets from ``first_chunk``
+        and mark its keys present in the bitmaps (a removal leaves them set: harmless).
 
         A third row moves the bucket's others to a new spill segment at ``spilled`` (the old
         segment becomes garbage until the next rebuild). Returns (new end of the spill
@@ -445,7 +651,9 @@ if AVAILABLE:
         caller grows it and calls again from there.
         """
         for c in range(first_chunk, layout.shape[1]):
-            slot = layout[3, c] + 2 * _chunk_key(words, layout[0, c], layout[1, c])
+            key = _chunk_key(words, layout[0, c], layout[1, c])
+            bitmap[layout[5, c] + (key >> _WORD_BITS)] |= np.int64(1) << (key & 63)
+            slot = layout[3, c] + 2 * (key >> layout[4, c])
             first = slots[slot]
             second = slots[slot + 1]
             if first == _EMPTY:
@@ -490,16 +698,20 @@ class _Tables:
     # up to here, the rest is room for that.
     insertable: bool = False
     spilled: int = 0
+    # Two-slot tables: each chunk's occupancy bitmap of its full keys, from word_bases[c].
+    bitmap: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
+    word_bases: list[int] | None = None
     meta: dict[int, npt.NDArray[np.int64]] = field(default_factory=dict)
 
     @property
     def nbytes(self) -> int:
-        return int(self.offsets.nbytes + self.table.nbytes + self.rows.nbytes)
+        return int(self.offsets.nbytes + self.table.nbytes + self.rows.nbytes + self.bitmap.nbytes)
 
     def meta_for(self, max_distance: int) -> npt.NDArray[np.int64]:
         meta = self.meta.get(max_distance)
         if meta is None:
-            meta = self.meta[max_distance] = _meta_for(self.plan, self.bases, max_distance)
+            words = self.word_bases or [0] * len(self.plan)
+            meta = self.meta[max_distance] = _meta_for(self.plan, self.bases, words, max_distance)
         return meta
 
 
@@ -520,6 +732,7 @@ class HashIndex:
         self.words = max(1, HEX_LENGTHS[algorithm] // 16)
         # The radius the multi-index is planned for: the algorithm's match threshold.
         self.planned_distance = ALGORITHMS[algorithm].threshold
+        self._pattern = HEX_PATTERNS[algorithm]  # the strict wire form (validate_hex's)
         capacity = max(1, capacity)
         # Rows [0, main) are merged (sorted by id, some maybe dead); [main, end) is the
         # delta of recent additions, all alive, found through ``_delta``.
@@ -631,29 +844,39 @@ class HashIndex:
 
     def query(self, hex_value: str, max_distance: int) -> list[tuple[int, int]]:
         """Every stored ``(id, distance)`` with ``distance <= max_distance``, nearest first."""
-        validate_hex(self.algorithm, hex_value)
-        needle = np.frombuffer(bytes.fromhex(hex_value), dtype=np.uint8)
-        if max_distance < 0 or len(self) == 0:
+        # The hot path of /match: a 1 M-row PDQ query is ~30 us of compiled work, so each
+        # microsecond of Python here counts (measured; hence no helper calls).
+        if type(hex_value) is not str or self._pattern.match(hex_value) is None:
+            validate_hex(self.algorithm, hex_value)  # raises the usual InvalidHash
+        needle = bytes.fromhex(hex_value)
+        if max_distance < 0:
             return []
-        view = self._view()
+        view = self._current or self._view()
         tables = view.tables
         if tables is None:
-            return _numpy_query(view, needle.view(">u8").astype(np.uint64), max_distance)
+            if view.end == 0:
+                return []
+            words = np.frombuffer(needle, dtype=">u8").astype(np.uint64)
+            return _numpy_query(view, words, max_distance)
         scratch = self._local.__dict__.get("scratch")
         if scratch is None:
             scratch = self._local.scratch = _scratch_arrays(self.words, 256)
-        keys, candidates, words, out_rows, out_dist = scratch
-        meta = tables.meta_for(max_distance)
+        keys, candidates, q, out_ids, out_dist = scratch
+        meta = tables.meta.get(max_distance)
+        if meta is None:
+            meta = tables.meta_for(max_distance)
         while True:
             found = _search_bytes(
-                needle, words, max_distance, view.hashes, view.alive, view.main, view.end,
-                meta, tables.offsets, tables.table, tables.rows, keys, candidates, out_rows,
-                out_dist,
+                needle, q, max_distance, view.hashes, view.ids, view.alive, view.main, view.end,
+                meta, tables.offsets, tables.table, tables.rows, tables.bitmap, keys,
+                candidates, out_ids, out_dist,
             )  # fmt: skip
-            if found <= out_rows.shape[0]:
-                return _results(view, out_rows[:found], out_dist[:found]) if found else []
+            if found <= out_ids.shape[0]:
+                if found == 0:
+                    return []
+                return list(zip(out_ids[:found].tolist(), out_dist[:found].tolist(), strict=True))
             scratch = self._local.scratch = _scratch_arrays(self.words, found)
-            keys, candidates, words, out_rows, out_dist = scratch
+            keys, candidates, q, out_ids, out_dist = scratch
 
     def query_many(
         self, hashes: npt.NDArray[np.uint8], max_distance: int
@@ -734,8 +957,9 @@ class HashIndex:
         done = 0
         while done < layout.shape[1]:
             tables.spilled, done = _insert_slots(
-                self._hashes[row], row, layout, tables.offsets, tables.table, tables.spilled, done
-            )
+                self._hashes[row], row, layout, tables.offsets, tables.table, tables.spilled,
+                tables.bitmap, done,
+            )  # fmt: skip
             if done < layout.shape[1]:  # the spill array is full: a quarter more room
                 size = tables.table.shape[1]
                 grown = np.zeros((1, size + max(_INITIAL_CAPACITY, size >> 2)), dtype=np.uint32)
@@ -794,21 +1018,31 @@ class HashIndex:
             offsets = np.empty(sum(sizes), dtype=np.uint32)
             table = np.empty((len(plan), count), dtype=np.uint64)
             rows = np.empty((len(plan), count), dtype=np.uint32)
+            no_bitmap = np.empty(0, dtype=np.int64)
             for c, chunk in enumerate(plan):
                 span = offsets[bases[c] : bases[c] + sizes[c]]
-                _build_chunk(self._hashes, count, chunk.start, chunk.width, span, order)
+                _build_chunk(
+                    self._hashes, count, chunk.start, chunk.width, 0, span, order, no_bitmap
+                )
                 np.take(self._hashes[:, 0], order, out=table[c])
                 rows[c] = order
             return _Tables(plan=plan, bases=bases, offsets=offsets, table=table, rows=rows)
-        # Two-slot buckets per chunk (``offsets``) and one spill array (``table``).
+        # Two-slot buckets per chunk (``offsets``), one spill array (``table``) and the
+        # chunks' occupancy bitmaps.
+        keys = [1 << chunk.bucket_width for chunk in plan]
         bases = [0, *itertools.accumulate(2 * k for k in keys)][:-1]
+        word_counts = [1 << (chunk.width - _WORD_BITS) for chunk in plan]
+        word_bases = [0, *itertools.accumulate(word_counts)][:-1]
+        bitmap = np.empty(sum(word_counts), dtype=np.int64)
         slots = np.empty(2 * sum(keys), dtype=np.uint32)
         pieces = []
         spilled = 0
         csr = np.empty(max(keys) + 1, dtype=np.uint32)
         for c, chunk in enumerate(plan):
+            words = bitmap[word_bases[c] : word_bases[c] + word_counts[c]]
             span = csr[: keys[c] + 1]
-            _build_chunk(self._hashes, count, chunk.start, chunk.width, span, order)
+            shift = chunk.width - chunk.bucket_width
+            _build_chunk(self._hashes, count, chunk.start, chunk.width, shift, span, order, words)
             counts = np.diff(span)
             spill = np.empty(int(counts[counts > 2].sum(dtype=np.int64)), dtype=np.uint32)
             del counts
@@ -826,6 +1060,8 @@ class HashIndex:
             rows=np.empty((len(plan), 0), dtype=np.uint32),
             insertable=True,
             spilled=spilled,
+            bitmap=bitmap,
+            word_bases=word_bases,
         )
 
     def _view(self) -> _View:
@@ -859,7 +1095,7 @@ class _View(NamedTuple):
 def _scratch_arrays(words: int, results: int) -> list[npt.NDArray[Any]]:
     """Work buffers of one caller: ball keys, candidates, needle, hits."""
     return [
-        np.empty((2, _ball_size(32, _MAX_RADIUS)), dtype=np.int64),
+        np.empty((3, _ball_size(32, _MAX_RADIUS)), dtype=np.int64),
         np.empty(_CANDIDATE_BATCH, dtype=np.int64),
         np.empty(words, dtype=np.uint64),
         np.empty(results, dtype=np.int64),
@@ -882,23 +1118,29 @@ def _batch(
     first = 0
     while first < len(queries):
         done = _search_batch(
-            queries, first, max_distance, view.hashes, view.alive, view.main, view.end,
-            meta, tables.offsets, tables.table, tables.rows, keys, candidates, out_rows,
-            out_dist, out_end,
+            queries, first, max_distance, view.hashes, view.ids, view.alive, view.main, view.end,
+            meta, tables.offsets, tables.table, tables.rows, tables.bitmap, keys, candidates,
+            out_rows, out_dist, out_end,
         )  # fmt: skip
         start = 0
         for i in range(first, done):
             stop = int(out_end[i])
-            if stop == start:
-                results.append([])
-            else:
-                results.append(_results(view, out_rows[start:stop], out_dist[start:stop]))
+            results.append(_pairs(out_rows, out_dist, start, stop))
             start = stop
         if done == first:  # one query's hits did not fit in the empty buffer
             out_rows = np.empty(2 * out_rows.shape[0], dtype=np.int64)
             out_dist = np.empty(2 * out_dist.shape[0], dtype=np.int64)
         first = done
     return results
+
+
+def _pairs(
+    ids: npt.NDArray[np.int64], dist: npt.NDArray[np.int64], start: int, stop: int
+) -> list[tuple[int, int]]:
+    """The finished results ``[start, stop)`` of a compiled search as ``(id, distance)``."""
+    if start == stop:
+        return []
+    return list(zip(ids[start:stop].tolist(), dist[start:stop].tolist(), strict=True))
 
 
 def _results(

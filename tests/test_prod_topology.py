@@ -8,8 +8,6 @@ matches it any more. Each server runs two worker processes, so the in-process in
 portal/platforms/matching.py are followed across four processes.
 """
 
-import http.client
-import http.cookies
 import json
 import os
 import secrets
@@ -23,9 +21,8 @@ from pathlib import Path
 import pytest
 
 from tests.support.services import ROOT, free_port, require_service, wait_for_port
+from tests.support.stack import BIN, HOST, BrowserClient, collectstatic, redis_database
 
-HOST = "takeback.example.org"
-BIN = ROOT / ".venv" / "bin"
 # Issue 16: new hashes matchable, withdrawn ones unmatchable, "within seconds".
 WITHIN_SECONDS = 5.0
 
@@ -38,56 +35,8 @@ def _plausible_pdq() -> str:
             return value
 
 
-class _Client:
-    """A browser-like client of one server: keeps its cookies, sends CSRF, follows nothing."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.cookies: dict[str, str] = {}
-
-    def request(
-        self, method: str, path: str, *, body: bytes = b"", headers: dict | None = None
-    ) -> tuple[int, dict[str, str], bytes]:
-        all_headers = {
-            "Host": HOST,
-            # Behind the TLS proxy of README "Deploying" (production redirects plain HTTP).
-            "X-Forwarded-Proto": "https",
-            "Origin": f"https://{HOST}",
-            "Referer": f"https://{HOST}/",
-            **(headers or {}),
-        }
-        if self.cookies:
-            all_headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        csrf = self.cookies.get("__Secure-csrftoken")
-        if csrf and method == "POST":
-            all_headers["X-CSRFToken"] = csrf
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-        try:
-            connection.request(method, path, body=body, headers=all_headers)
-            response = connection.getresponse()
-            data = response.read()
-            for header in response.headers.get_all("Set-Cookie") or []:
-                cookie = http.cookies.SimpleCookie()
-                cookie.load(header)
-                for name, morsel in cookie.items():
-                    self.cookies[name] = morsel.value
-            return response.status, dict(response.headers), data
-        finally:
-            connection.close()
-
-    def form(self, path: str, fields: dict[str, str]) -> int:
-        fields = {"csrfmiddlewaretoken": self.cookies["__Secure-csrftoken"], **fields}
-        status, _, _ = self.request(
-            "POST",
-            path,
-            body=urllib.parse.urlencode(fields).encode(),
-            headers={"Content-Type": "application/x-www-form-urlencoded"},
-        )
-        return status
-
-
 def _match(port: int, api_key: str, value: str) -> list[dict]:
-    status, _, body = _Client(port).request(
+    status, _, body = BrowserClient(port).request(
         "POST",
         "/api/v1/match",
         body=json.dumps({"hashes": [{"algorithm": "pdq", "value": value}]}).encode(),
@@ -105,10 +54,6 @@ def _within(seconds: float, check) -> float:
             pytest.fail(f"not true within {seconds} s")
         time.sleep(0.1)
     return time.monotonic() - start
-
-
-def _redis_database(url: str, number: int) -> str:
-    return urllib.parse.urlsplit(url)._replace(path=f"/{number}").geturl()
 
 
 @pytest.fixture(scope="module")
@@ -139,21 +84,21 @@ def production_env(tmp_path_factory) -> Iterator[dict[str, str]]:
         DATABASE_URL=url._replace(path=f"/{name}").geturl(),
         # Redis databases of their own, so that nothing these servers count or enqueue
         # reaches the other tests of the session (their worker runs on another database).
-        REDIS_URL=_redis_database(redis_url, 8),
+        REDIS_URL=redis_database(redis_url, 8),
         # As in production: tasks go to Redis (no worker needed for what this test reads).
-        CELERY_BROKER_URL=_redis_database(redis_url, 9),
+        CELERY_BROKER_URL=redis_database(redis_url, 9),
         TAKEBACK_VAR_DIR=str(tmp / "var"),
         GUNICORN_WORKERS="2",
     )
     try:
-        for step in (["migrate", "--no-input", "-v0"], ["collectstatic", "--no-input", "-v0"]):
-            subprocess.run(
-                [str(BIN / "python"), "manage.py", *step],
-                cwd=ROOT,
-                env=env,
-                check=True,
-                timeout=300,
-            )
+        subprocess.run(
+            [str(BIN / "python"), "manage.py", "migrate", "--no-input", "-v0"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            timeout=300,
+        )
+        collectstatic(env)
         yield env
     finally:
         with psycopg.connect(admin, autocommit=True) as connection:
@@ -210,7 +155,7 @@ def test_submission_on_one_server_matches_on_the_other_and_withdrawal_leaves_bot
         assert _match(port_a, api_key, value) == []
         assert _match(port_b, api_key, value) == []
 
-    victim = _Client(port_a)
+    victim = BrowserClient(port_a)
     status, _, _ = victim.request("GET", "/start/")
     assert status == 200 and "__Secure-csrftoken" in victim.cookies
     assert victim.form("/start/", {"age": "adult", "subject": "pictured", "consent": "on"}) == 302

@@ -415,8 +415,36 @@ def test_chunk_plans_satisfy_the_pigeonhole_bound(bits: int, distance: int, rows
     plan = plan_chunks(bits, distance, rows, inline=bits == 64)
     assert sum(chunk.radius + 1 for chunk in plan) >= distance + 1
     assert all(0 <= chunk.radius <= 3 and 1 <= chunk.width <= 32 for chunk in plan)
+    assert all(1 <= chunk.bucket_width <= chunk.width for chunk in plan)
     ends = [chunk.start + chunk.width for chunk in plan]
     assert [0, *ends[:-1]] == [chunk.start for chunk in plan] and ends[-1] <= bits
+
+
+@pytest.mark.parametrize(("rows", "wider"), [(1_000_000, 11), (10_000_000, 3)])
+def test_pdq_plans_filter_wide_chunks_through_bitmaps_within_the_memory_budget(
+    rows: int, wider: int
+) -> None:
+    plan = plan_chunks(256, 31, rows, inline=False)
+    # Chunks wider than their buckets: most probed keys stop at the occupancy bitmap. (At
+    # 10 M the 11 chunks of 23-24 bits use all 256 bits and the buckets already 23.)
+    assert sum(chunk.width > chunk.bucket_width for chunk in plan) == wider
+    tables = sum(8 << chunk.bucket_width for chunk in plan)
+    bitmaps = sum(1 << (chunk.width - 3) for chunk in plan)
+    assert tables <= index_module._TABLE_BUDGET and bitmaps <= tables // 8
+
+
+def test_rows_sharing_a_bucket_but_not_a_key_are_still_checked_exactly() -> None:
+    """Buckets hold every row with the same first bits, whatever the rest of the chunk."""
+    rng = np.random.default_rng(17)
+    rows = _random_rows(rng, 8_000, "pdq")
+    # Half the rows copy a chunk-0 bucket prefix (its first 8 bits) of row 0.
+    rows[1::2, 0] = rows[0, 0]
+    index = HashIndex.from_arrays("pdq", np.arange(len(rows), dtype=np.int64), rows)
+    tables = index._tables
+    assert tables is not None and tables.plan[0].width > tables.plan[0].bucket_width
+    mirror = _Mirror(np.arange(len(rows)), rows)
+    needles = np.stack([_flip(rng, rows[i], int(rng.integers(0, 32))) for i in range(0, 400, 7)])
+    assert _check(index, mirror, needles, [0, 12, 31]) >= len(needles) // 2
 
 
 def test_chunk_keys_match_a_bit_string_reference() -> None:
