@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 from api.cursors import cursor_encode
 from api.permissions import request_platform
 from api.v1.feed import FilterSerializer
+from hashing.platform import snapshot_format
 from portal.platforms import feed, snapshot
 from portal.platforms.feed import FeedFilters
 from portal.platforms.services import SCOPE_FEED_READ
@@ -33,6 +34,8 @@ class HashSnapshotApi(APIView):
 
     class InputSerializer(FilterSerializer):
         format = serializers.ChoiceField(choices=snapshot.SNAPSHOT_FORMATS, default="ndjson")
+        # Binary only (NDJSON and CSV are always gzip): gzip it at level 1.
+        compress = serializers.BooleanField(default=False)
 
     @extend_schema(
         operation_id="hashes_snapshot",
@@ -47,9 +50,18 @@ class HashSnapshotApi(APIView):
                     'and a last line `{"type": "end", "cursor", "count"}`. CSV: a '
                     "`# takeback snapshot cursor=... position=...` line, a header row, the "
                     "hashes and a `# end cursor=... count=...` line. The cursor is also in the "
-                    "`Takeback-Cursor` header; follow the feed from it."
+                    "`Takeback-Cursor` header; follow the feed from it. Binary with "
+                    "`compress=true`: the binary snapshot, gzip-compressed."
                 ),
-            )
+            ),
+            (200, snapshot_format.CONTENT_TYPE): OpenApiResponse(
+                response=OpenApiTypes.BINARY,
+                description=(
+                    "`format=binary`: a header (magic `TKBKSNAP`, version, record size, "
+                    "the JSON of the NDJSON first line), 80-byte fixed-width records and a "
+                    "trailer (count, position, CRC-32); see docs/snapshot-format.md."
+                ),
+            ),
         },
         description="Every active hash, streamed and gzip-compressed, with the cursor "
         "at which it was taken: bootstrap with this, then follow the feed.",
@@ -63,17 +75,24 @@ class HashSnapshotApi(APIView):
             algorithm=params.get("algorithm"), media_kind=params.get("media_kind")
         )
         fmt = params["format"]
+        gzipped = fmt != "binary" or params["compress"]
         # The head is read before any row (see portal/platforms/feed.py).
         position = feed.feed_head()
         cursor = cursor_encode(position=position, filters=filters)
         response = StreamingHttpResponse(
             snapshot.snapshot_stream(
-                platform=platform, position=position, cursor=cursor, filters=filters, fmt=fmt
+                platform=platform,
+                position=position,
+                cursor=cursor,
+                filters=filters,
+                fmt=fmt,
+                compress=gzipped,
             ),
-            content_type="application/gzip",
+            content_type="application/gzip" if gzipped else snapshot_format.CONTENT_TYPE,
         )
+        extension = {"binary": "bin"}.get(fmt, fmt) + (".gz" if gzipped else "")
         response["Content-Disposition"] = (
-            f'attachment; filename="takeback-snapshot-{position}.{fmt}.gz"'
+            f'attachment; filename="takeback-snapshot-{position}.{extension}"'
         )
         response["Takeback-Cursor"] = cursor
         response["Takeback-Position"] = str(position)

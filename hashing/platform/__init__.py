@@ -4,7 +4,8 @@ What a small platform with no trust-and-safety team runs (``python -m hashing.pl
 also installed as ``takeback-platform``):
 
 ``sync``
-    Bootstrap a local SQLite file from the snapshot, then follow the incremental feed,
+    Bootstrap a local SQLite file from the snapshot (the binary one, bulk-loaded; NDJSON
+    from a server without it), then follow the incremental feed,
     applying additions and removals. Each feed page is applied together with its cursor
     in one SQLite transaction, so an interrupted sync resumes where it stopped and never
     applies an entry twice or skips one.

@@ -55,6 +55,17 @@ def _parser() -> argparse.ArgumentParser:
     sync_cmd.add_argument("--interval", type=float, default=300.0, help="seconds between polls")
     sync_cmd.add_argument("--quiet", action="store_true", help="no progress bar")
     sync_cmd.add_argument(
+        "--snapshot",
+        choices=["binary", "ndjson"],
+        default="binary",
+        help="snapshot format to bootstrap from (binary falls back to ndjson on old servers)",
+    )
+    sync_cmd.add_argument(
+        "--compress",
+        action="store_true",
+        help="gzip the binary snapshot (fewer bytes on a slow link, more server CPU)",
+    )
+    sync_cmd.add_argument(
         "--no-acknowledge",
         action="store_true",
         help="don't report the applied feed position to the server",
@@ -159,6 +170,8 @@ def _sync(args: argparse.Namespace) -> int:
             page_size=args.page_size,
             max_pages=args.max_pages,
             progress=not args.quiet,
+            binary=args.snapshot == "binary",
+            compress=args.compress,
         )
         summary = {**result.as_dict(), "hashes": store.count()}
     print(json.dumps(summary))

@@ -70,9 +70,8 @@ class Checker:
         self.vpdq_compared_percent = vpdq_compared_percent
         self.indexes: dict[str, HashIndex] = {}
         for algorithm in self.thresholds:
-            index = HashIndex(algorithm)
-            index.add_many(store.rows(algorithm))
-            self.indexes[algorithm] = index
+            # Built from arrays in one step: millions of rows in seconds (issue 16).
+            self.indexes[algorithm] = HashIndex.from_arrays(algorithm, *store.arrays(algorithm))
 
     def lookup(self, hashes: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Matches for a record of hashes (as ``python -m hashing --dihedral`` prints it).

@@ -14,6 +14,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,10 @@ class ApiError(Exception):
         super().__init__(message)
         self.status = status
         self.code = code
+
+
+class SnapshotUnsupported(ApiError):
+    """The server offers no binary snapshot (an older Takeback): use the NDJSON one."""
 
 
 @dataclass(frozen=True)
@@ -161,6 +166,29 @@ class Client:
             for line in io.TextIOWrapper(unzipped, encoding="utf-8"):
                 if line.strip():
                     yield json.loads(line)
+
+    def snapshot_chunks(
+        self, *, compress: bool = False, chunk_bytes: int = 1 << 20
+    ) -> Iterator[bytes]:
+        """The binary snapshot's bytes as they stream in (gunzipped if ``compress``).
+
+        Raises ``SnapshotUnsupported`` when the server has no binary snapshot (it
+        refuses the format as a bad parameter).
+        """
+        params = {"format": "binary", "compress": "true" if compress else None}
+        try:
+            response = self._open("/api/v1/hashes/snapshot", params=params)
+        except ApiError as exc:
+            if exc.status == 400:
+                raise SnapshotUnsupported(str(exc), status=400, code=exc.code) from exc
+            raise
+        with response:
+            gzipped = response.headers.get("Content-Type", "").startswith("application/gzip")
+            inflate = zlib.decompressobj(16 + zlib.MAX_WBITS) if gzipped else None
+            while chunk := response.read(chunk_bytes):
+                yield inflate.decompress(chunk) if inflate else chunk
+            if inflate:
+                yield inflate.flush()
 
     def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         with self._open(path, body=body) as response:

@@ -6,7 +6,8 @@ withdrawing one of them must not remove the other's. A video's vPDQ frames are P
 of the video's item with the frame number and timestamp set (``frame``, ``timestamp``).
 The cursor and the feed position
 are kept in ``meta`` and always written in the same transaction as the rows they
-describe.
+describe. A bootstrap replaces the whole table in one bulk load (``bulk``,
+``replace_all``); feed pages go through ``add`` and ``remove``.
 """
 
 from __future__ import annotations
@@ -19,11 +20,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
+from hashing.algorithms import ALGORITHMS
+
 SCHEMA_VERSION = "2"
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS hashes (
+_META = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+_TABLE = """
+CREATE TABLE hashes (
     id INTEGER PRIMARY KEY,
     algorithm TEXT NOT NULL,
     value TEXT NOT NULL,
@@ -33,11 +39,16 @@ CREATE TABLE IF NOT EXISTS hashes (
     item_id TEXT NOT NULL,
     seq INTEGER NOT NULL,
     frame INTEGER,
-    timestamp REAL,
-    UNIQUE (algorithm, value, case_id, item_id)
-);
-CREATE INDEX IF NOT EXISTS hashes_by_value ON hashes (algorithm, value);
+    timestamp REAL
+)
 """
+# One row per (algorithm, value, case_id, item_id); as a separate index (files made before
+# had it inline, with a second index on (algorithm, value) that this one's prefix serves)
+# so that a bootstrap can load the rows first and sort them into the index once.
+_KEY_INDEX = (
+    "CREATE UNIQUE INDEX IF NOT EXISTS hashes_key ON hashes (algorithm, value, case_id, item_id)"
+)
+_COLUMNS = "algorithm, value, media_kind, quality, case_id, item_id, seq, frame, timestamp"
 
 # Schema 1 (before video frames) -> 2: the two frame columns; no row of 1 is a frame.
 _UPGRADE_FROM_1 = (
@@ -95,9 +106,10 @@ class Store:
                 for statement in _UPGRADE_FROM_1:
                     self._db.execute(statement)
                 self.meta_set("schema_version", version := SCHEMA_VERSION)
-            for statement in filter(None, (s.strip() for s in _SCHEMA.split(";"))):
-                self._db.execute(statement)
             if version is None:
+                self._db.execute(_META)
+                self._db.execute(_TABLE)
+                self._db.execute(_KEY_INDEX)
                 self.meta_set("schema_version", SCHEMA_VERSION)
             elif version != SCHEMA_VERSION:
                 raise StoreError(f"{self.path} has schema {version}; expected {SCHEMA_VERSION}")
@@ -147,8 +159,7 @@ class Store:
 
     def add(self, entries: Iterable[Entry]) -> None:
         self._db.executemany(
-            "INSERT INTO hashes "
-            "(algorithm, value, media_kind, quality, case_id, item_id, seq, frame, timestamp) "
+            f"INSERT INTO hashes ({_COLUMNS}) "  # noqa: S608 - constant
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (algorithm, value, case_id, item_id) DO UPDATE SET "
             "seq = excluded.seq, quality = excluded.quality, media_kind = excluded.media_kind, "
@@ -169,6 +180,50 @@ class Store:
             ),
         )
 
+    @contextmanager
+    def bulk(self) -> Iterator[None]:
+        """A transaction for a bulk load (``replace_all``), all of it or nothing.
+
+        With a rollback journal rather than the WAL: pages past the file's old end are
+        not journaled, so ten million new rows are written once instead of twice (WAL,
+        then checkpoint). The file goes back to WAL after; if another process has it
+        open the switch is refused and the load simply runs in WAL mode.
+        """
+        self._db.execute("PRAGMA journal_mode=DELETE")
+        self._db.execute("PRAGMA cache_size=-262144")  # 256 MiB for the index sort
+        try:
+            with self.transaction():
+                yield
+        finally:
+            self._db.execute("PRAGMA cache_size=-2000")
+            self._db.execute("PRAGMA journal_mode=WAL")
+
+    def replace_all(self, rows: Iterable[tuple[Any, ...]]) -> int:
+        """Replace every row with ``rows`` (in ``_COLUMNS`` order), in the open transaction.
+
+        The bootstrap's bulk load: the table is made anew without its key index, filled
+        with plain inserts, and indexed once at the end, a sort instead of ten million
+        B-tree insertions. Rows with the same key keep the last one, as ``add`` would.
+        Returns how many rows were loaded.
+        """
+        self._db.execute("DROP INDEX IF EXISTS hashes_by_value")
+        self._db.execute("DROP TABLE hashes")
+        self._db.execute(_TABLE)
+        counted = _Counted(rows)
+        self._db.executemany(
+            f"INSERT INTO hashes ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608 - constant
+            counted,
+        )
+        try:
+            self._db.execute(_KEY_INDEX)
+        except sqlite3.IntegrityError:
+            self._db.execute(
+                "DELETE FROM hashes WHERE id NOT IN "
+                "(SELECT max(id) FROM hashes GROUP BY algorithm, value, case_id, item_id)"
+            )
+            self._db.execute(_KEY_INDEX)
+        return counted.count
+
     def remove(self, entries: Iterable[Entry]) -> None:
         self._db.executemany(
             "DELETE FROM hashes WHERE algorithm = ? AND value = ? AND case_id = ? AND item_id = ?",
@@ -183,6 +238,23 @@ class Store:
         yield from self._db.execute(
             "SELECT id, value FROM hashes WHERE algorithm = ? ORDER BY id", (algorithm,)
         )
+
+    def arrays(self, algorithm: str) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8]]:
+        """Row ids and hashes (uint8, one row of bytes each) of ``algorithm``, for
+        ``HashIndex.from_arrays``: no Python object per hash beyond the fetched row."""
+        ids: list[int] = []
+        values: list[str] = []
+        # In key-index order (the index covers both columns): no sort of millions of rows.
+        cursor = self._db.execute("SELECT id, value FROM hashes WHERE algorithm = ?", (algorithm,))
+        while batch := cursor.fetchmany(100_000):
+            batch_ids, batch_values = zip(*batch, strict=True)
+            ids.extend(batch_ids)
+            values.extend(batch_values)
+        width = ALGORITHMS[algorithm].hex_length // 2
+        hashes = np.frombuffer(bytes.fromhex("".join(values)), dtype=np.uint8)
+        if len(hashes) != width * len(ids):
+            raise StoreError(f"{self.path} holds {algorithm} values of the wrong length")
+        return np.array(ids, dtype=np.int64), hashes.reshape(len(ids), width)
 
     def exact(self, algorithm: str, value: str) -> list[dict[str, Any]]:
         cursor = self._db.execute(
@@ -253,6 +325,19 @@ class Store:
             elif algorithm in ("md5", "sha256"):
                 video[algorithm] = value
         return found
+
+
+class _Counted:
+    """Pass rows through, counting them."""
+
+    def __init__(self, rows: Iterable[tuple[Any, ...]]) -> None:
+        self._rows = iter(rows)
+        self.count = 0
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        for row in self._rows:
+            self.count += 1
+            yield row
 
 
 def _row_dict(row: tuple[Any, ...]) -> dict[str, Any]:

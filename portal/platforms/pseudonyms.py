@@ -25,8 +25,12 @@ def pseudonymous_item_id(*, platform: Platform, item_id: str) -> str:
 
 
 def _pseudonym(*, platform: Platform, text: str) -> str:
-    digest = hmac.new(platform.pseudonym_salt.encode(), text.encode(), hashlib.sha256)
-    return digest.hexdigest()[:24]
+    return pseudonym_digest(key=platform.pseudonym_salt.encode(), text=text).hex()
+
+
+def pseudonym_digest(*, key: bytes, text: str) -> bytes:
+    """The 12 bytes a pseudonym's 24 hex digits spell (the binary snapshot sends these)."""
+    return hmac.digest(key, text.encode(), hashlib.sha256)[:12]
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The snapshot: every hash active at one feed position, streamed as gzip NDJSON or CSV.
+"""The snapshot: every hash active at one feed position, streamed as gzip NDJSON or CSV, or binary.
 
 A platform bootstraps from a snapshot, then follows the feed from the cursor the
 snapshot carries. The rows are bounded by a head read before any row (the rule
@@ -19,7 +19,7 @@ import json
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet
@@ -29,10 +29,17 @@ from portal.cases.models import SubmittedHash
 from portal.platforms.feed import FeedFilters, feed_served_record, wire_time
 from portal.platforms.models import Decoy, Platform
 from portal.platforms.pseudonyms import decoy_disguise, pseudonymous_case_id, pseudonymous_item_id
+from portal.platforms.snapshot_binary import binary_snapshot
 from portal.trust.audit import platform_audit
 
+_Chunk = TypeVar("_Chunk", str, bytes)
+
 SNAPSHOT_CHUNK_SIZE = 2_000
-SNAPSHOT_FORMATS = ("ndjson", "csv")
+SNAPSHOT_FORMATS = ("ndjson", "csv", "binary")
+# The binary snapshot's records are mostly random hash bytes: gzip at level 6 would cost
+# more server time than it saves on a fast link, so it is sent as is unless asked for
+# (`compress`), then at level 1 (bench/bench_bootstrap.py measures both).
+BINARY_GZIP_LEVEL = 1
 SNAPSHOT_FIELDS = (
     "seq",
     "algorithm",
@@ -182,11 +189,30 @@ def _decoy_row(*, platform: Platform, decoy: Decoy) -> SnapshotRow:
 
 
 def snapshot_stream(
-    *, platform: Platform, position: int, cursor: str, filters: FeedFilters, fmt: str
+    *,
+    platform: Platform,
+    position: int,
+    cursor: str,
+    filters: FeedFilters,
+    fmt: str,
+    compress: bool = True,
 ) -> Iterator[bytes]:
-    """The gzip-compressed snapshot at `position`; once fully produced, it counts as sent."""
+    """The snapshot at `position`; once fully produced, it counts as sent.
+
+    NDJSON and CSV are always gzip-compressed; binary only when `compress` is true.
+    """
     if fmt not in SNAPSHOT_FORMATS:
         raise ValueError(f"unknown snapshot format {fmt!r}")
+    if fmt == "binary":
+        chunks = binary_snapshot(
+            platform=platform,
+            position=position,
+            filters=filters,
+            meta=_header(cursor=cursor, position=position, filters=filters),
+            source=_RowSource(platform=platform, position=position, filters=filters),
+        )
+        recorded = _recorded(chunks, platform=platform, position=position)
+        return _gzip(recorded, level=BINARY_GZIP_LEVEL) if compress else recorded
     rows = snapshot_rows(platform=platform, position=position, filters=filters)
     lines = (_ndjson_lines if fmt == "ndjson" else _csv_lines)(
         rows=rows, cursor=cursor, position=position, filters=filters
@@ -194,24 +220,41 @@ def snapshot_stream(
     return _gzip(_recorded(lines, platform=platform, position=position))
 
 
+@dataclass(frozen=True)
+class _RowSource:
+    """The rows and the decoys' disguise, for snapshot_binary (which can't import this)."""
+
+    platform: Platform
+    position: int
+    filters: FeedFilters
+
+    def rows(self) -> Iterator[SnapshotRow]:
+        return snapshot_rows(platform=self.platform, position=self.position, filters=self.filters)
+
+    def decoy_row(self, decoy: Decoy) -> SnapshotRow:
+        return _decoy_row(platform=self.platform, decoy=decoy)
+
+
 def _ndjson_lines(
     *, rows: Iterator[SnapshotRow], cursor: str, position: int, filters: FeedFilters
 ) -> Iterator[str]:
-    yield _json_line(
-        {
-            "type": "snapshot",
-            "cursor": cursor,
-            "position": position,
-            "algorithm": filters.algorithm,
-            "media_kind": filters.media_kind,
-            "taken_at": wire_time(timezone.now()),
-        }
-    )
+    yield _json_line(_header(cursor=cursor, position=position, filters=filters))
     count = 0
     for row in rows:
         count += 1
         yield _json_line({"type": "hash", **row.as_dict()})
     yield _json_line({"type": "end", "cursor": cursor, "position": position, "count": count})
+
+
+def _header(*, cursor: str, position: int, filters: FeedFilters) -> dict[str, Any]:
+    return {
+        "type": "snapshot",
+        "cursor": cursor,
+        "position": position,
+        "algorithm": filters.algorithm,
+        "media_kind": filters.media_kind,
+        "taken_at": wire_time(timezone.now()),
+    }
 
 
 def _json_line(value: dict) -> str:
@@ -238,7 +281,7 @@ def _csv_lines(
     yield f"# end cursor={cursor} position={position} count={count}\n"
 
 
-def _recorded(lines: Iterator[str], *, platform: Platform, position: int) -> Iterator[str]:
+def _recorded(lines: Iterator[_Chunk], *, platform: Platform, position: int) -> Iterator[_Chunk]:
     """Pass the lines through; once all were produced, note the platform got `position`."""
     yield from lines
     feed_served_record(platform_id=platform.pk, position=position)
@@ -246,13 +289,15 @@ def _recorded(lines: Iterator[str], *, platform: Platform, position: int) -> Ite
     platform_audit(platform=platform, action="snapshot_download", detail={"to": position})
 
 
-def _gzip(lines: Iterator[str], *, flush_bytes: int = 1 << 16) -> Iterator[bytes]:
+def _gzip(
+    lines: Iterator[str] | Iterator[bytes], *, level: int = 6, flush_bytes: int = 1 << 16
+) -> Iterator[bytes]:
     """Compress on the fly (gzip container), emitting about every `flush_bytes` of input."""
-    compressor = zlib.compressobj(6, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    compressor = zlib.compressobj(level, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
     pending: list[bytes] = []
     size = 0
     for line in lines:
-        data = line.encode()
+        data = line.encode() if isinstance(line, str) else line
         pending.append(data)
         size += len(data)
         if size >= flush_bytes:

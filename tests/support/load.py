@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hashing.platform import snapshot_format
 from hashing.platform.client import Client, FeedResponse
 from hashing.platform.store import Store
 from hashing.platform.sync import sync
@@ -182,6 +183,21 @@ class RecordingClient(Client):
             elif line.get("type") == "hash":
                 self.snapshot_seqs.append(int(line["seq"]))
             yield line
+
+    def snapshot_chunks(
+        self, *, compress: bool = False, chunk_bytes: int = 1 << 20
+    ) -> Iterator[bytes]:
+        """The binary snapshot (sync's default): its positions, read once it has all come."""
+        self.snapshot_seqs = []
+        seen = []
+        for chunk in super().snapshot_chunks(compress=compress, chunk_bytes=chunk_bytes):
+            seen.append(chunk)
+            yield chunk
+        reader = snapshot_format.Reader()
+        for records in reader.batches(seen):
+            self.snapshot_seqs.extend(records["seq"].tolist())
+        assert reader.header is not None
+        self.snapshot_position = int(reader.header["position"])
 
     def feed(
         self, *, cursor: str | None, limit: int, etag: str | None = None
