@@ -72,13 +72,31 @@ class DecoyHit:
     feedback: dict[str, int]
 
 
+def decoys_active(*, platform: Platform, algorithms: set[str]) -> dict[str, list[Decoy]]:
+    """The platform's active decoys of `algorithms`, by algorithm: read once per batch."""
+    found: dict[str, list[Decoy]] = {algorithm: [] for algorithm in algorithms}
+    for decoy in Decoy.objects.filter(
+        platform=platform, algorithm__in=algorithms, status=Decoy.Status.ACTIVE
+    ):
+        found[decoy.algorithm].append(decoy)
+    return found
+
+
 def decoy_matches(
-    *, platform: Platform, algorithm: str, forms: tuple[str, ...], threshold: int
+    *,
+    platform: Platform,
+    algorithm: str,
+    forms: tuple[str, ...],
+    threshold: int,
+    decoys: list[Decoy] | None = None,
 ) -> list[DecoyHit]:
-    """The platform's own decoys within `threshold` of any of `forms` (exact for digests)."""
-    decoys = list(
-        Decoy.objects.filter(platform=platform, algorithm=algorithm, status=Decoy.Status.ACTIVE)
-    )
+    """The platform's own decoys within `threshold` of any of `forms` (exact for digests).
+
+    `decoys`: the platform's active decoys of `algorithm` (`decoys_active`), when a batch
+    has read them already; else they are read here.
+    """
+    if decoys is None:
+        decoys = decoys_active(platform=platform, algorithms={algorithm})[algorithm]
     hits: list[tuple[Decoy, int, str]] = []
     for decoy in decoys:
         if ALGORITHMS[algorithm].exact:

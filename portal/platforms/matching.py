@@ -29,7 +29,7 @@ from hashing.index import HashIndex
 from portal.cases.models import SubmittedHash
 from portal.cases.positions import feed_head
 from portal.exceptions import ApplicationError
-from portal.platforms.decoy_view import decoy_matches
+from portal.platforms.decoy_view import decoy_matches, decoys_active
 from portal.platforms.models import Platform
 from portal.platforms.pseudonyms import decoy_disguise, pseudonymous_case_id, pseudonymous_item_id
 from portal.platforms.selectors import feedback_counts, no_feedback
@@ -220,6 +220,7 @@ def hashes_match(
                 uploads.setdefault(pk, set()).add(queries[n].value)
     if uploads:
         flood_record(platform=platform, hits=uploads)
+    decoys = decoys_active(platform=platform, algorithms=set(limits))
     results = []
     for n, query in enumerate(queries):
         match_hits = [
@@ -245,6 +246,7 @@ def hashes_match(
             algorithm=query.algorithm,
             forms=(query.value, *query.variants),
             threshold=limits[query.algorithm],
+            decoys=decoys[query.algorithm],
         ):
             disguise = decoy_disguise(platform=platform, decoy=hit.decoy)
             match_hits.append(
