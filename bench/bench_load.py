@@ -248,7 +248,7 @@ def main() -> None:
 
     print()
     print(
-        f"{len(stored):,} stored PDQ hashes; gunicorn {args.workers} workers (sync), "
+        f"{len(stored):,} stored PDQ hashes; gunicorn {args.workers} workers (gthread), "
         f"{args.users} locust users, {args.seconds} s each; baseline: one request at a time"
     )
     print(
