@@ -22,14 +22,14 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from django.db import connection, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
-from portal.cases.models import SubmittedHash
 from portal.platforms.feed import FeedFilters, feed_served_record, wire_time
 from portal.platforms.models import Decoy, Platform
 from portal.platforms.pseudonyms import decoy_disguise, pseudonymous_case_id, pseudonymous_item_id
 from portal.platforms.snapshot_binary import binary_snapshot
+from portal.platforms.snapshot_selection import snapshot_decoys, snapshot_hashes
 from portal.trust.audit import platform_audit
 
 _Chunk = TypeVar("_Chunk", str, bytes)
@@ -88,26 +88,8 @@ def snapshot_rows(
     its lock against writers for the whole download, so it reads keyset pages.
     """
     filters = filters or FeedFilters()
-    window = Q(feed_seq__lte=position)
-    hashes = (
-        filters.apply(SubmittedHash.objects.filter(window))
-        .filter(status=SubmittedHash.Status.ACTIVE)
-        .order_by("feed_seq")
-        .values_list(
-            "feed_seq",
-            "algorithm",
-            "value",
-            "media_kind",
-            "quality",
-            "case_id",
-            "item_id",
-            "frame",
-            "frame_timestamp",
-        )
-    )
-    decoys = filters.apply(
-        Decoy.objects.filter(window, platform=platform, status=Decoy.Status.ACTIVE)
-    ).order_by("feed_seq")
+    hashes = snapshot_hashes(position=position, filters=filters)
+    decoys = snapshot_decoys(platform=platform, position=position, filters=filters)
     if connection.vendor == "postgresql" and not connection.in_atomic_block:
         with transaction.atomic():
             with connection.cursor() as cursor:

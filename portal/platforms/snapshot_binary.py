@@ -24,13 +24,12 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 from django.db import connection, transaction
-from django.db.models import Q
 
 from hashing.platform import snapshot_format as fmt
-from portal.cases.models import SubmittedHash
 from portal.platforms.feed import FeedFilters
 from portal.platforms.models import Decoy, Platform
 from portal.platforms.pseudonyms import pseudonym_digest
+from portal.platforms.snapshot_selection import snapshot_decoys, snapshot_hashes
 
 BATCH_ROWS = 65_536
 
@@ -115,28 +114,14 @@ def _records_from_rows(source: Rows) -> Iterator[npt.NDArray[Any]]:
 def _decoy_records(
     *, platform: Platform, position: int, filters: FeedFilters, source: Rows
 ) -> npt.NDArray[Any]:
-    decoys = filters.apply(Decoy.objects.filter(feed_seq__lte=position, platform=platform))
-    return fmt.records_from_rows(source.decoy_row(decoy) for decoy in decoys.order_by("feed_seq"))
+    decoys = snapshot_decoys(platform=platform, position=position, filters=filters)
+    return fmt.records_from_rows(source.decoy_row(decoy) for decoy in decoys)
 
 
 def _copy_sql(*, position: int, filters: FeedFilters) -> tuple[str, tuple[Any, ...]]:
     """The COPY statement: the selection of `snapshot_rows` as fixed-width columns."""
-    hashes = (
-        filters.apply(SubmittedHash.objects.filter(Q(feed_seq__lte=position)))
-        .filter(status=SubmittedHash.Status.ACTIVE)
-        .order_by()
-        .values_list(
-            "feed_seq",
-            "algorithm",
-            "value",
-            "media_kind",
-            "quality",
-            "case_id",
-            "item_id",
-            "frame",
-            "frame_timestamp",
-        )
-    )
+    # The order is the outer SELECT's: COPY streams rows as the subquery hands them over.
+    hashes = snapshot_hashes(position=position, filters=filters).order_by()
     inner, params = hashes.query.sql_with_params()
     algorithms = ",".join(f"'{name}'" for name in fmt.ALGORITHM_CODES)  # constants, not input
     media_kinds = ",".join(f"'{name}'" for name in fmt.MEDIA_KIND_CODES)

@@ -79,6 +79,19 @@ def test_binary_snapshot_equals_the_ndjson_one_field_by_field(acme):
     assert len(body) == len(snapshot_format.header_bytes(header)) + 80 * len(rows) + 32
 
 
+def test_a_withdrawn_decoy_case_is_left_out_as_in_the_ndjson_snapshot(acme):
+    varied_cases()
+    key = Decoy.objects.filter(platform=acme.platform).values_list("case_key", flat=True).first()
+    assert decoys.decoy_case_withdraw(platform_id=acme.platform.pk, case_key=key) > 0
+    _, expected = ndjson_rows(acme.client)
+    _, rows = parse(binary_body(acme.client)[1])
+    withdrawn = set(
+        Decoy.objects.filter(platform=acme.platform, case_key=key).values_list("value", flat=True)
+    )
+    assert not {r["value"] for r in rows} & withdrawn
+    assert rows == expected
+
+
 def test_filtered_and_compressed_binary_snapshots_equal_the_ndjson_ones(acme):
     varied_cases()
     for params in ({"algorithm": "pdq"}, {"media_kind": "video"}, {"algorithm": "md5"}):
