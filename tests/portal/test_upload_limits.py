@@ -21,7 +21,6 @@ from pathlib import Path
 import pytest
 from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
 from django.urls import reverse
 from PIL import Image
 
@@ -37,12 +36,6 @@ MEMORY_BOUND_MB = 24 * 12 + 30 + 40  # one 24 MP decode, the body, and slack for
 @pytest.fixture(autouse=True)
 def _empty_cache():
     cache.clear()
-
-
-@pytest.fixture
-def eligible(client: Client) -> Client:
-    client.post(reverse("web:start"), {"age": "adult", "subject": "pictured", "consent": "on"})
-    return client
 
 
 def _blank_png(megapixels: float, mode: str = "1") -> bytes:

@@ -3,23 +3,21 @@ the kept field compact and bounded, shown on the created and status pages, withd
 
 from __future__ import annotations
 
-import io
 import re
 
 import numpy as np
 import pytest
 from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client, override_settings
+from django.test import override_settings
 from django.urls import reverse
-from PIL import Image
 
 import hashing
 from hashing.video import hash_video
 from portal.cases.models import Case
 from portal.web import forms
 from tests.hashing.test_video import Clip, clip_bytes
-from tests.support.factories import SubmittedItemFactory
+from tests.support.factories import SubmittedItemFactory, random_png
 
 pytestmark = pytest.mark.django_db
 
@@ -35,19 +33,6 @@ HEVC = Clip(
 @pytest.fixture(autouse=True)
 def _empty_cache():
     cache.clear()
-
-
-@pytest.fixture
-def eligible(client: Client) -> Client:
-    client.post(reverse("web:start"), {"age": "adult", "subject": "pictured", "consent": "on"})
-    return client
-
-
-def _png(seed: int) -> bytes:
-    pixels = np.random.default_rng(seed).integers(0, 256, (120, 160, 3), dtype=np.uint8)
-    buf = io.BytesIO()
-    Image.fromarray(pixels, "RGB").save(buf, "PNG")
-    return buf.getvalue()
 
 
 def _video(data: bytes, name: str = "clip.mp4") -> SimpleUploadedFile:
@@ -66,7 +51,7 @@ def _expected_frames(data: bytes) -> list[tuple[int, float, str]]:
 
 def test_a_video_is_hashed_on_the_server_as_the_library_hashes_it(client, eligible):
     data = clip_bytes(H264)
-    photo = SimpleUploadedFile("photo.png", _png(1), content_type="image/png")
+    photo = SimpleUploadedFile("photo.png", random_png(1), content_type="image/png")
     response = client.post(
         reverse("web:upload"), {"files": [photo, _video(data)], "consent": "on"}, follow=True
     )
@@ -109,7 +94,7 @@ def test_one_video_the_browser_cannot_decode_is_hashed_for_the_page(client, elig
 
 @override_settings(TAKEBACK_UPLOAD_MAX_VIDEO_SECONDS=2)
 def test_a_video_over_the_servers_duration_limit_is_named_and_the_photo_kept(client, eligible):
-    photo = SimpleUploadedFile("photo.png", _png(2), content_type="image/png")
+    photo = SimpleUploadedFile("photo.png", random_png(2), content_type="image/png")
     response = client.post(
         reverse("web:upload"), {"files": [photo, _video(clip_bytes(H264))], "consent": "on"}
     )

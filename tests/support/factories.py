@@ -9,9 +9,12 @@ CaseFactory(withdrawn=True)
 """
 
 import hashlib
+import io
 import random
 
 import factory
+import numpy as np
+from PIL import Image
 
 from hashing.pdq import PDQ_QUALITY_FLOOR
 from hashing.video import VpdqFrame
@@ -28,6 +31,14 @@ def random_pdq(rng: random.Random) -> str:
 def random_phash(rng: random.Random) -> str:
     """A random pHash value with 32 of 64 bits set (its median split), as real ones have."""
     return f"{sum(1 << b for b in rng.sample(range(64), 32)):016x}"
+
+
+def random_png(seed: int) -> bytes:
+    """A 160x120 PNG of random pixels (a file a victim could upload), the same for a seed."""
+    pixels = np.random.default_rng(seed).integers(0, 256, (120, 160, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels, "RGB").save(buffer, "PNG")
+    return buffer.getvalue()
 
 
 def _digests(payload: bytes) -> dict[str, str]:
