@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import functools
 import http.server
-import os
 import shutil
 import statistics
 import sys
@@ -35,7 +34,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_browser_hashing import CHROMIUM, CHROMIUM_ARGS, JS_DIR  # noqa: E402
+from bench_browser_hashing import (  # noqa: E402
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    JS_DIR,
+    _chromium_pid,
+    _tree_cpu_seconds,
+)
 from bench_video import FPS, HEIGHT, WIDTH, make_clip  # noqa: E402
 
 from hashing.video import hash_video  # noqa: E402
@@ -120,41 +125,6 @@ self.onmessage = async (event) => {
   }
 };
 """
-
-
-def _tree_cpu_seconds(root: int) -> float:
-    """utime + stime of ``root`` and all its descendants (Linux /proc)."""
-    parents: dict[int, int] = {}
-    times: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        parents[int(entry.name)] = int(fields[1])
-        times[int(entry.name)] = int(fields[11]) + int(fields[12])
-    family = {root}
-    grew = True
-    while grew:
-        grew = False
-        for pid, parent in parents.items():
-            if parent in family and pid not in family:
-                family.add(pid)
-                grew = True
-    return sum(times.get(pid, 0) for pid in family) / os.sysconf("SC_CLK_TCK")
-
-
-def _chromium_pid(marker: str) -> int:
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if marker.encode() in (entry / "cmdline").read_bytes():
-                    return int(entry.name)
-            except OSError:
-                continue
-    raise RuntimeError("Chromium's browser process was not found")
 
 
 def main() -> int:
