@@ -21,6 +21,16 @@ import pytest
 from tests.support.services import CHROMIUM, CHROMIUM_ARGS, CONFORMANCE, ROOT, require_service
 
 
+@pytest.fixture
+def fresh_match_indexes() -> Iterator[None]:
+    """Each test's database is rolled back: the in-process match indexes must be too."""
+    from portal.platforms.matching import match_indexes_reset
+
+    match_indexes_reset()
+    yield
+    match_indexes_reset()
+
+
 @pytest.fixture(scope="session")
 def conformance_dir() -> Path:
     require_service(CONFORMANCE.is_dir(), f"conformance data at {CONFORMANCE}")

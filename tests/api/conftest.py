@@ -29,10 +29,5 @@ def _fresh_throttles():
 
 
 @pytest.fixture(autouse=True)
-def _fresh_match_indexes():
-    """Each test's database is rolled back: the in-process match indexes must be too."""
-    from portal.platforms.matching import match_indexes_reset
-
-    match_indexes_reset()
-    yield
-    match_indexes_reset()
+def _fresh_match_indexes(fresh_match_indexes) -> None:
+    """Every API test starts with empty match indexes (tests/conftest.py)."""

@@ -31,13 +31,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def _fresh_indexes():
-    from portal.platforms.matching import match_indexes_reset
-
+def _fresh_indexes(fresh_match_indexes) -> None:
     cache.clear()
-    match_indexes_reset()
-    yield
-    match_indexes_reset()
 
 
 class Clock:

@@ -34,13 +34,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def _fresh_cache():
+def _fresh_cache(fresh_match_indexes) -> None:
     cache.clear()
-    from portal.platforms.matching import match_indexes_reset
-
-    match_indexes_reset()
-    yield
-    match_indexes_reset()
 
 
 def _fetch_all(pc) -> list[dict]:
