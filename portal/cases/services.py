@@ -20,7 +20,12 @@ from django.utils import timezone
 from hashing.algorithms import ALGORITHMS, SHARED_ALGORITHMS, SHARED_EXACT, SHARED_PERCEPTUAL
 from hashing.distance import is_valid_hex
 from hashing.pdq import PDQ_QUALITY_FLOOR
-from hashing.video import TIMESTAMP_DECIMALS, VpdqFrame
+from hashing.video import (
+    DEFAULT_MAX_VIDEO_SECONDS,
+    DEFAULT_SECONDS_PER_HASH,
+    TIMESTAMP_DECIMALS,
+    VpdqFrame,
+)
 from portal.cases import limits
 from portal.cases.models import Case, Organisation, SubmittedHash
 from portal.cases.plausibility import hash_plausibility_check
@@ -35,8 +40,8 @@ PIN_DIGITS = 8
 RECOVERY_CODE_GROUPS = 5  # 5 groups of 4 characters: 100 random bits
 
 MAX_ITEMS_PER_SUBMISSION = 100
-# Two hours at vPDQ's one frame a second: hashing.video's duration limit.
-MAX_FRAMES_PER_VIDEO = 7200
+# hashing.video's duration limit (two hours) at vPDQ's one frame a second: 7,200.
+MAX_FRAMES_PER_VIDEO = int(DEFAULT_MAX_VIDEO_SECONDS / DEFAULT_SECONDS_PER_HASH)
 
 
 @dataclass(frozen=True)
